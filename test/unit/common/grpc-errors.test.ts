@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConveyorError, ErrorCode, errorCodeName } from '../../../common/errors.js';
 import { bindServer, CHANNEL_OPTIONS, callUnary, grpcStatusFor, SERVER_OPTIONS, shutdownServer, unaryHandler } from '../../../common/grpc.js';
 import { conveyor, NameServerService } from '../../../proto/index.js';
+import { rejectionOf } from '../../helpers/errors.js';
 
 // A real gRPC server on loopback whose GetRoute answers according to the topic asked for.
 describe('errors over gRPC', () => {
@@ -42,25 +43,24 @@ describe('errors over gRPC', () => {
   });
 
   it('carries the code, message and fields of a ConveyorError to the caller', async () => {
-    const err = await callUnary(client, NameServerService.getRoute, { topic: 'missing' }, 2000).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ConveyorError);
-    expect((err as ConveyorError).code).toBe(ErrorCode.TOPIC_NOT_FOUND);
-    expect((err as ConveyorError).message).toBe("topic 'missing' not found");
-    expect((err as ConveyorError).fields.topic).toBe('missing');
-    const range = await callUnary(client, NameServerService.getRoute, { topic: 'range' }, 2000).catch((e: unknown) => e as ConveyorError);
+    const err = await rejectionOf(callUnary(client, NameServerService.getRoute, { topic: 'missing' }, 2000));
+    expect(err.code).toBe(ErrorCode.TOPIC_NOT_FOUND);
+    expect(err.message).toBe("topic 'missing' not found");
+    expect(err.fields.topic).toBe('missing');
+    const range = await rejectionOf(callUnary(client, NameServerService.getRoute, { topic: 'range' }, 2000));
     expect(range.code).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
     expect(range.fields).toMatchObject({ minOffset: '0', maxOffset: '5' });
   });
 
   it('turns an unexpected throw into INTERNAL, never UNKNOWN', async () => {
-    const err = await callUnary(client, NameServerService.getRoute, { topic: 'bug' }, 2000).catch((e: unknown) => e as ConveyorError);
+    const err = await rejectionOf(callUnary(client, NameServerService.getRoute, { topic: 'bug' }, 2000));
     expect(err.code).toBe(ErrorCode.INTERNAL);
     expect(err.message).toContain('cannot read properties of undefined');
   });
 
   it('maps a dead server to SERVICE_UNAVAILABLE', async () => {
     const dead = new grpc.Client('127.0.0.1:1', grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-    const err = await callUnary(dead, NameServerService.getRoute, { topic: 'demo' }, 2000, '127.0.0.1:1').catch((e: unknown) => e as ConveyorError);
+    const err = await rejectionOf(callUnary(dead, NameServerService.getRoute, { topic: 'demo' }, 2000, '127.0.0.1:1'));
     dead.close();
     expect(err.code).toBe(ErrorCode.SERVICE_UNAVAILABLE);
     expect(err.message).toContain('127.0.0.1:1');
