@@ -1,0 +1,177 @@
+// The single commit-log writer: a thin shell doing the writev and fdatasync calls that the
+// group-commit core (group-commit.ts) plans. Writes and fsyncs overlap: while one fdatasync runs
+// in the libuv pool, the next appends are written; each append is completed once, in log order.
+import type { Logger } from 'pino';
+import { ConveyorError, ErrorCode } from '../../common/errors.js';
+import type { WriteChunk } from './batch-encoder.js';
+import type { CommitLog } from './commit-log.js';
+import { GroupCommit, type CommitTicket } from './group-commit.js';
+import { FLUSH_LATENCY_SAMPLES, WRITE_BYTES_MAX, WRITE_IOVECS_MAX } from './store-limits.js';
+import type { FlushMode } from './types.js';
+
+export interface WriterTicket extends CommitTicket {
+  /** Called once: without an error when the append is written (async) or covered by an fsync (sync). */
+  done(error?: Error): void;
+}
+
+export interface WriterStats {
+  writeCount: number;
+  bytesWritten: number;
+  fsyncCount: number;
+  fsyncRecords: number;
+  flushLatencyMs: { last: number; mean: number; p50: number; p99: number; max: number };
+}
+
+export class LogWriter {
+  private readonly core: GroupCommit<WriterTicket>;
+  private flushWaiters: { target: number; resolve: () => void; reject: (err: Error) => void }[] = [];
+  private idleWaiters: (() => void)[] = [];
+  private failure: ConveyorError | undefined;
+  private writeCount = 0;
+  private bytesWritten = 0;
+  private fsyncCount = 0;
+  private fsyncRecords = 0;
+  private readonly latencies = new Float64Array(FLUSH_LATENCY_SAMPLES);
+  private latencyCount = 0;
+  private latencyTotalMs = 0;
+  private latencyMaxMs = 0;
+  private lastLatencyMs = 0;
+
+  constructor(
+    private readonly commitLog: CommitLog,
+    readonly mode: FlushMode,
+    startPhysicalOffset: number,
+    private readonly onFlushed: (flushedPhysicalOffset: number) => void,
+    private readonly log: Logger,
+  ) {
+    this.core = new GroupCommit(mode, startPhysicalOffset, { iovecsMax: WRITE_IOVECS_MAX, bytesMax: WRITE_BYTES_MAX });
+  }
+
+  get writtenPhysicalOffset(): number {
+    return this.core.writtenPhysicalOffset;
+  }
+  get flushedPhysicalOffset(): number {
+    return this.core.flushedPhysicalOffset;
+  }
+  get queuedBytes(): number {
+    return this.core.queuedBytes;
+  }
+  get failed(): ConveyorError | undefined {
+    return this.failure;
+  }
+
+  restartEmptyAt(physicalOffset: number): void {
+    this.core.restartEmptyAt(physicalOffset);
+  }
+
+  enqueue(chunks: WriteChunk[], ticket: WriterTicket): void {
+    if (this.failure !== undefined) throw this.failure;
+    this.core.enqueue(chunks, ticket);
+    this.pump();
+  }
+
+  /** Resolves once everything written so far (and everything queued now) is fsynced. */
+  flush(targetPhysicalOffset: number): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.core.flushedPhysicalOffset >= targetPhysicalOffset) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.flushWaiters.push({ target: targetPhysicalOffset, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Resolves when no write or fsync runs and nothing is queued. */
+  whenIdle(): Promise<void> {
+    if (this.core.idle || this.failure !== undefined) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  stats(): WriterStats {
+    const n = Math.min(this.latencyCount, FLUSH_LATENCY_SAMPLES);
+    const sorted = Array.from(this.latencies.subarray(0, n)).sort((a, b) => a - b);
+    const at = (q: number): number => (n === 0 ? 0 : sorted[Math.min(n - 1, Math.floor(q * n))]!);
+    return {
+      writeCount: this.writeCount,
+      bytesWritten: this.bytesWritten,
+      fsyncCount: this.fsyncCount,
+      fsyncRecords: this.fsyncRecords,
+      flushLatencyMs: { last: this.lastLatencyMs, mean: this.latencyCount === 0 ? 0 : this.latencyTotalMs / this.latencyCount, p50: at(0.5), p99: at(0.99), max: this.latencyMaxMs },
+    };
+  }
+
+  private pump(): void {
+    if (this.failure !== undefined) return;
+    const write = this.core.takeWrite();
+    if (write !== undefined) {
+      this.commitLog.writeChunks(write.chunks).then(
+        () => {
+          this.writeCount++;
+          this.bytesWritten += write.bytes;
+          const done = this.core.writeDone(write);
+          for (const ticket of done) ticket.done();
+          this.pump();
+        },
+        (err: unknown) => this.fail(err, write.tickets),
+      );
+    }
+    if (this.flushWaiters.length > 0) this.core.requestSync();
+    const target = this.core.takeSync();
+    if (target !== undefined) {
+      const from = this.core.flushedPhysicalOffset;
+      const startedMs = performance.now();
+      const synced = target > from ? this.commitLog.datasync(from, target) : Promise.resolve();
+      synced.then(
+        () => {
+          if (target > from) this.recordLatency(performance.now() - startedMs);
+          const { tickets, records } = this.core.syncDone(target);
+          this.fsyncRecords += records;
+          for (const ticket of tickets) ticket.done();
+          if (target > from) this.onFlushed(target);
+          this.settleFlushWaiters();
+          this.pump();
+        },
+        (err: unknown) => this.fail(err, []),
+      );
+    }
+    if (this.core.idle && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  private recordLatency(ms: number): void {
+    this.fsyncCount++;
+    this.latencies[this.latencyCount % FLUSH_LATENCY_SAMPLES] = ms;
+    this.latencyCount++;
+    this.latencyTotalMs += ms;
+    this.latencyMaxMs = Math.max(this.latencyMaxMs, ms);
+    this.lastLatencyMs = ms;
+  }
+
+  private settleFlushWaiters(): void {
+    const flushed = this.core.flushedPhysicalOffset;
+    const remaining = [];
+    for (const waiter of this.flushWaiters) {
+      if (waiter.target <= flushed) waiter.resolve();
+      else remaining.push(waiter);
+    }
+    this.flushWaiters = remaining;
+  }
+
+  private fail(err: unknown, inFlight: WriterTicket[]): void {
+    const enospc = (err as NodeJS.ErrnoException).code === 'ENOSPC';
+    this.failure = new ConveyorError(
+      enospc ? ErrorCode.DISK_FULL : ErrorCode.INTERNAL,
+      `commit log ${enospc ? 'disk is full' : 'write failed'}: ${(err as Error).message}; the store takes no more appends until it is reopened (recovery)`,
+      {},
+      { cause: err },
+    );
+    this.log.error({ err }, 'commit log write failed');
+    for (const ticket of [...inFlight, ...this.core.failAll()]) ticket.done(this.failure);
+    for (const waiter of this.flushWaiters) waiter.reject(this.failure);
+    this.flushWaiters = [];
+    for (const resolve of this.idleWaiters) resolve();
+    this.idleWaiters = [];
+  }
+}

@@ -1,0 +1,238 @@
+// The message index in level: message id → (physical offset, size) and (topic, key) → physical
+// offsets. Keys carry the segment base of the record, so retention drops a deleted segment's
+// entries with one range clear:
+//   id:<segmentBase 20>\0<messageId>                        u64 physicalOffset, u32 size
+//   key:<segmentBase 20>\0<topic>\0<key>\0<physical 16 hex>  u32 size
+//   store:indexPhysicalOffset                               u64: every record below is indexed
+// Writes are batched off the append path. Until a batch is in level, lookups scan it in memory
+// (at most INDEX_PENDING_ENTRIES_MAX entries; lookups are rare, appends are many, so the append
+// path keeps no per-record map).
+import type { Logger } from 'pino';
+import { writeU64 } from '../../common/record.js';
+import type { DispatchBatch } from './batch-encoder.js';
+import { offsetFileName, segmentBaseOf } from './layout.js';
+import type { MetaDb, MetadataStore } from './metadata.js';
+import { INDEX_BATCH_ENTRIES_MAX, INDEX_PENDING_ENTRIES_MAX, INDEX_WRITE_DELAY_MS, INDEX_WRITE_ENTRIES_MIN } from './store-limits.js';
+
+export interface IndexLocation {
+  physicalOffset: number;
+  size: number;
+}
+
+const PROGRESS_KEY = 'indexPhysicalOffset';
+
+export class MessageIndex {
+  /** Not yet handed to level, oldest first. */
+  private pending: DispatchBatch[] = [];
+  /** Being written to level. */
+  private inFlight: DispatchBatch[] = [];
+  private writing = false;
+  private waiters: (() => void)[] = [];
+  private failure: unknown;
+  private delayTimer: NodeJS.Timeout | undefined;
+  /** Callers waiting for the backlog to drain: write at once instead of gathering. */
+  private drainWaiting = 0;
+  pendingEntries = 0;
+
+  private constructor(private readonly meta: MetadataStore, private readonly db: MetaDb, private readonly segmentBytes: number, public persistedPhysicalOffset: number, private readonly log: Logger) {}
+
+  static async open(meta: MetadataStore, segmentBytes: number, log: Logger): Promise<MessageIndex> {
+    return new MessageIndex(meta, meta.db, segmentBytes, (await meta.getStoreNumber(PROGRESS_KEY)) ?? 0, log);
+  }
+
+  /** Recovery: entries at or past the log end point at nothing; index again from there. */
+  async lowerProgress(physicalOffset: number): Promise<void> {
+    if (this.persistedPhysicalOffset <= physicalOffset) return;
+    this.persistedPhysicalOffset = physicalOffset;
+    await this.meta.putStoreNumber(PROGRESS_KEY, physicalOffset);
+  }
+
+  /** Clean close: everything below is indexed (records of deleted topics are never added). */
+  async raiseProgress(physicalOffset: number): Promise<void> {
+    if (this.persistedPhysicalOffset >= physicalOffset || this.pendingEntries > 0 || this.writing) return;
+    this.persistedPhysicalOffset = physicalOffset;
+    await this.meta.putStoreNumber(PROGRESS_KEY, physicalOffset);
+  }
+
+  add(batch: DispatchBatch): void {
+    this.pending.push(batch);
+    this.pendingEntries += batch.messageIds.length;
+    this.pump();
+  }
+
+  /** undefined when appends may go on; else a promise for when the backlog is below its limit. */
+  whenBelowLimit(): Promise<void> | undefined {
+    if (this.pendingEntries < INDEX_PENDING_ENTRIES_MAX || this.failure !== undefined) return undefined;
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Resolves when everything added so far is in level. */
+  async drain(): Promise<void> {
+    this.drainWaiting++;
+    try {
+      while (this.pendingEntries > 0 || this.writing) {
+        if (this.failure !== undefined) throw this.failure;
+        const woken = new Promise<void>((resolve) => this.waiters.push(resolve));
+        this.pump();
+        await woken;
+      }
+    } finally {
+      this.drainWaiting--;
+    }
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  get failed(): unknown {
+    return this.failure;
+  }
+
+  private pump(): void {
+    if (this.writing || this.pending.length === 0 || this.failure !== undefined) return;
+    // Gather entries for a moment unless there are many: one level write per few milliseconds, not per append.
+    if (this.pendingEntries < INDEX_WRITE_ENTRIES_MIN && this.drainWaiting === 0) {
+      if (this.delayTimer === undefined) {
+        this.delayTimer = setTimeout(this.onDelay, INDEX_WRITE_DELAY_MS);
+        this.delayTimer.unref();
+      }
+      return;
+    }
+    if (this.delayTimer !== undefined) {
+      clearTimeout(this.delayTimer);
+      this.delayTimer = undefined;
+    }
+    let entries = 0;
+    let n = 0;
+    while (n < this.pending.length && (n === 0 || entries + this.pending[n]!.messageIds.length <= INDEX_BATCH_ENTRIES_MAX)) {
+      entries += this.pending[n]!.messageIds.length;
+      n++;
+    }
+    const taken = this.pending.splice(0, n);
+    this.inFlight = taken;
+    this.writing = true;
+    this.write(taken).then(
+      () => {
+        this.writing = false;
+        this.inFlight = [];
+        this.pendingEntries -= entries;
+        this.wake();
+        this.pump();
+      },
+      (err: unknown) => {
+        this.writing = false;
+        this.failure = err;
+        this.log.error({ err }, 'message index write failed');
+        this.wake();
+      },
+    );
+  }
+
+  private readonly onDelay = (): void => {
+    this.delayTimer = undefined;
+    this.drainWaiting++;
+    this.pump();
+    this.drainWaiting--;
+  };
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private async write(taken: DispatchBatch[]): Promise<void> {
+    const chained = this.db.batch();
+    let progress = this.persistedPhysicalOffset;
+    let entries = 0;
+    for (const batch of taken) entries += batch.messageIds.length;
+    const values = Buffer.allocUnsafe(entries * 12 + 8);
+    let v = 0;
+    let baseOffset = -1;
+    let base = '';
+    for (const batch of taken) {
+      for (let i = 0; i < batch.messageIds.length; i++) {
+        const physicalOffset = batch.physicalOffsets[i]!;
+        const size = batch.sizes[i]!;
+        const segmentBase = segmentBaseOf(physicalOffset, this.segmentBytes);
+        if (segmentBase !== baseOffset) {
+          baseOffset = segmentBase;
+          base = offsetFileName(segmentBase);
+        }
+        writeU64(values, v, physicalOffset);
+        values.writeUInt32BE(size, v + 8);
+        const id = batch.messageIds[i]!;
+        if (id.length > 0) chained.put(`id:${base}\u0000${id}`, values.subarray(v, v + 12));
+        for (const key of batch.keys[i]!) {
+          chained.put(`key:${base}\u0000${batch.topic}\u0000${key}\u0000${physicalOffset.toString(16).padStart(16, '0')}`, values.subarray(v + 8, v + 12));
+        }
+        v += 12;
+      }
+      progress = Math.max(progress, batch.endPhysicalOffset);
+    }
+    writeU64(values, v, progress);
+    chained.put(`store:${PROGRESS_KEY}`, values.subarray(v, v + 8));
+    await chained.write();
+    this.persistedPhysicalOffset = progress;
+  }
+
+  /** Batches not yet in level, newest first. */
+  private *unwrittenNewestFirst(): Generator<DispatchBatch> {
+    for (let i = this.pending.length - 1; i >= 0; i--) yield this.pending[i]!;
+    for (let i = this.inFlight.length - 1; i >= 0; i--) yield this.inFlight[i]!;
+  }
+
+  private segmentBasesNewestFirst(minPhysicalOffset: number, maxPhysicalOffset: number): string[] {
+    const bases: string[] = [];
+    if (maxPhysicalOffset <= minPhysicalOffset) return bases;
+    for (let base = segmentBaseOf(maxPhysicalOffset - 1, this.segmentBytes); base >= segmentBaseOf(minPhysicalOffset, this.segmentBytes); base -= this.segmentBytes) {
+      bases.push(offsetFileName(base));
+    }
+    return bases;
+  }
+
+  /** Where records with this id may be, newest first (the caller reads and checks them). */
+  async locateId(messageId: string, minPhysicalOffset: number, maxPhysicalOffset: number): Promise<IndexLocation[]> {
+    const out: IndexLocation[] = [];
+    for (const batch of this.unwrittenNewestFirst()) {
+      for (let i = batch.messageIds.length - 1; i >= 0; i--) {
+        if (batch.messageIds[i] === messageId) out.push({ physicalOffset: batch.physicalOffsets[i]!, size: batch.sizes[i]! });
+      }
+    }
+    const keys = this.segmentBasesNewestFirst(minPhysicalOffset, maxPhysicalOffset).map((base) => `id:${base}\u0000${messageId}`);
+    const values = keys.length === 0 ? [] : await this.db.getMany(keys);
+    for (const value of values) {
+      if (value === undefined) continue;
+      const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      out.push({ physicalOffset: buf.readUInt32BE(0) * 0x1_0000_0000 + buf.readUInt32BE(4), size: buf.readUInt32BE(8) });
+    }
+    return out;
+  }
+
+  /** Where records with this key may be, newest first, at most maxCount. */
+  async locateKey(topic: string, key: string, maxCount: number, minPhysicalOffset: number, maxPhysicalOffset: number): Promise<IndexLocation[]> {
+    const out: IndexLocation[] = [];
+    for (const batch of this.unwrittenNewestFirst()) {
+      if (batch.topic !== topic) continue;
+      for (let i = batch.keys.length - 1; i >= 0 && out.length < maxCount; i--) {
+        if (batch.keys[i]!.includes(key)) out.push({ physicalOffset: batch.physicalOffsets[i]!, size: batch.sizes[i]! });
+      }
+    }
+    const seen = new Set(out.map((l) => l.physicalOffset));
+    for (const base of this.segmentBasesNewestFirst(minPhysicalOffset, maxPhysicalOffset)) {
+      if (out.length >= maxCount) break;
+      const prefix = `key:${base}\u0000${topic}\u0000${key}\u0000`;
+      for await (const [k, value] of this.db.iterator({ gte: prefix, lt: `${prefix}g`, reverse: true, limit: maxCount - out.length + seen.size })) {
+        const physicalOffset = Number.parseInt(k.slice(prefix.length), 16);
+        if (seen.has(physicalOffset) || out.length >= maxCount) continue;
+        out.push({ physicalOffset, size: Buffer.from(value.buffer, value.byteOffset, value.byteLength).readUInt32BE(0) });
+      }
+    }
+    return out;
+  }
+
+  /** Retention: drops the entries of a deleted segment. */
+  async deleteSegment(baseOffset: number): Promise<void> {
+    const base = offsetFileName(baseOffset);
+    await this.db.clear({ gte: `id:${base}\u0000`, lt: `id:${base}\u0001` });
+    await this.db.clear({ gte: `key:${base}\u0000`, lt: `key:${base}\u0001` });
+  }
+}

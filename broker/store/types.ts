@@ -1,0 +1,84 @@
+// The store's public shapes (the surface the broker codes against).
+import type { Logger } from 'pino';
+
+export interface StoreOptions {
+  /** Commit log under dataDir/commitlog, consume queues under dataDir/consumequeue/<topic>/<queueId>, level under dataDir/meta. */
+  dataDir: string;
+  /** Commit-log segment size; default 1 GiB; tests use e.g. 64 KiB. Fixed for the life of a data directory. */
+  segmentBytes?: number;
+  /** 'async' (default): fsync every flushIntervalMs. 'sync': an append resolves after an fsync covering it. */
+  flushMode?: FlushMode;
+  flushIntervalMs?: number;
+  retentionHours?: number;
+  diskSoftThresholdPercent?: number;
+  diskHardThresholdPercent?: number;
+  /** Injectable for tests; default statfs on dataDir. */
+  diskUsage?: () => Promise<{ usedPercent: number }>;
+  /** Milliseconds; injectable. */
+  clock?: () => number;
+  log?: Logger;
+  /** Entries per consume-queue file; default 300,000 (6 MB). Tests use small values to roll files. */
+  consumeQueueEntriesPerFile?: number;
+  /** Run retention and disk checks on timers (default true); tests call runRetention() instead. */
+  backgroundTimers?: boolean;
+}
+
+export type FlushMode = 'async' | 'sync';
+
+export interface StoreMessageInput {
+  messageId: string;
+  keys: string[];
+  tag: string;
+  properties: Record<string, string>;
+  body: Uint8Array;
+  bornTimestampMs: number;
+  flags: number;
+}
+
+export interface AppendResult {
+  messageId: string;
+  queueId: number;
+  queueOffset: number;
+  physicalOffset: number;
+  storeTimestampMs: number;
+  size: number;
+}
+
+export interface ReadOptions {
+  maxCount: number;
+  maxBytes: number;
+  /** undefined = every tag; filtered by tag hash in the consume queue, then confirmed on the record. */
+  tags?: ReadonlySet<string>;
+}
+
+export interface ReadResult {
+  status: 'found' | 'no-new-message' | 'no-matched-message';
+  /** Stored records concatenated, exactly as on disk. */
+  records: Buffer;
+  count: number;
+  nextQueueOffset: number;
+  minQueueOffset: number;
+  /** One past the last entry. */
+  maxQueueOffset: number;
+}
+
+export interface QueueRange {
+  minQueueOffset: number;
+  maxQueueOffset: number;
+}
+
+export interface StoreStats {
+  flushMode: FlushMode;
+  writeCount: number;
+  bytesWritten: number;
+  recordsAppended: number;
+  fsyncCount: number;
+  /** Records covered by sync-mode fsyncs divided by those fsyncs (0 in async mode). */
+  recordsPerFsync: number;
+  flushLatencyMs: { last: number; mean: number; p50: number; p99: number; max: number };
+  minPhysicalOffset: number;
+  maxPhysicalOffset: number;
+  flushedPhysicalOffset: number;
+  indexPendingEntries: number;
+  diskUsedPercent: number;
+}
