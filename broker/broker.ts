@@ -1,0 +1,196 @@
+// The broker process without its shell: opens the store, loads topic configs, serves
+// BrokerService over gRPC, registers with every nameserver, exposes /healthz /readyz /metrics,
+// and stops cleanly. `Broker.start` resolves once the gRPC port is bound and the first
+// registration round has run; /readyz is 200 once at least one nameserver accepted this broker.
+import * as grpc from '@grpc/grpc-js';
+import { formatHostPort } from '../common/addresses.js';
+import { SERVER_OPTIONS, bindServer, shutdownServer } from '../common/grpc.js';
+import { createMetricsRegistry, startOpsServer, type OpsServer } from '../common/http.js';
+import type { Logger } from '../common/logging.js';
+import { BrokerService } from '../proto/index.js';
+import type { BrokerConfig } from './config.js';
+import { ConsumerGroupTable } from './consumer-groups.js';
+import { DedupWindow } from './dedup-window.js';
+import { LongPollTable } from './long-poll.js';
+import { createBrokerMetrics, type BrokerMetrics } from './metrics.js';
+import { Registration } from './registration.js';
+import { AdminService } from './services/admin.js';
+import { ConsumerService } from './services/consumers.js';
+import { isMaster, type BrokerIdentity, type ServiceContext } from './services/context.js';
+import { RequestGate, createBrokerHandlers } from './services/handlers.js';
+import { OffsetService } from './services/offsets.js';
+import { PullService } from './services/pull.js';
+import { SendService } from './services/send.js';
+import { MessageStore } from './store/index.js';
+import { TopicManager } from './topics.js';
+
+/** How long shutdown waits for in-flight calls (held pulls are answered at once) before going on. */
+export const DRAIN_TIMEOUT_MS = 5_000;
+/** After draining, how long the gRPC server may take to close before its calls are cancelled. */
+export const SERVER_SHUTDOWN_GRACE_MS = 2_000;
+
+export interface BrokerStartOptions {
+  log: Logger;
+  clock?: () => number;
+}
+
+export class Broker {
+  private stopping: Promise<void> | undefined;
+  private announced = false;
+
+  private constructor(
+    readonly config: BrokerConfig,
+    readonly identity: BrokerIdentity,
+    readonly port: number,
+    readonly httpPort: number,
+    private readonly parts: {
+      log: Logger;
+      store: MessageStore;
+      server: grpc.Server;
+      ops: OpsServer;
+      gate: RequestGate;
+      longPolls: LongPollTable;
+      registration: Registration;
+      unsubscribeDispatch: () => void;
+      metrics: BrokerMetrics;
+    },
+  ) {}
+
+  /** Able to serve: store open, gRPC bound, registered with at least one nameserver, not stopping. */
+  get ready(): boolean {
+    return this.stopping === undefined && this.parts.registration.ready;
+  }
+
+  static async start(config: BrokerConfig, options: BrokerStartOptions): Promise<Broker> {
+    const clock = options.clock ?? Date.now;
+    const log = options.log;
+    const identity: BrokerIdentity = { clusterName: config.clusterName, brokerName: config.brokerName, brokerId: config.brokerId, flushMode: config.flushMode, replicationMode: config.replicationMode };
+    const registry = createMetricsRegistry(`${config.brokerName}-${config.brokerId}`);
+    let broker: Broker | undefined;
+    const ops = await startOpsServer({
+      host: config.host,
+      port: config.httpPort,
+      registry,
+      isReady: () => broker?.ready ?? false,
+      status: () => ({ role: isMaster(identity) ? 'master' : 'slave', clusterName: identity.clusterName, brokerName: identity.brokerName, brokerId: identity.brokerId, port: broker?.port }),
+      log: log.child({ component: 'ops-http' }),
+    });
+    const closeOnFailure: Array<() => Promise<unknown>> = [() => ops.close()];
+    try {
+      const store = await MessageStore.open({
+        dataDir: config.dataDir,
+        segmentBytes: config.segmentBytes,
+        flushMode: config.flushMode,
+        flushIntervalMs: config.flushIntervalMs,
+        retentionHours: config.retentionHours,
+        clock,
+        log,
+      });
+      closeOnFailure.unshift(() => store.close());
+
+      let registration: Registration | undefined;
+      const topics = new TopicManager({
+        meta: store.meta,
+        autoCreateTopics: config.autoCreateTopics,
+        defaultQueueCount: config.defaultQueueCount,
+        onChange: () => registration?.topicsChanged(),
+        log: log.child({ component: 'topics' }),
+      });
+      const topicCount = await topics.load();
+      const gate = new RequestGate();
+      const dedup = new DedupWindow({ windowMs: config.dedupWindowMs, startedAtMs: clock() });
+      const longPolls = new LongPollTable();
+      const metrics = createBrokerMetrics(registry, {
+        store: { minPhysicalOffset: () => store.minPhysicalOffset, maxPhysicalOffset: () => store.maxPhysicalOffset, flushedPhysicalOffset: () => store.flushedPhysicalOffset },
+        dedupEntries: () => dedup.size,
+        topicCount: () => topics.size,
+        longPollWaiting: () => longPolls.size,
+        inFlightRequests: () => gate.inFlight,
+      });
+      const ctx: ServiceContext = {
+        identity,
+        store,
+        topics,
+        consumers: new ConsumerGroupTable({ expiryMs: config.consumerExpiryMs }),
+        dedup,
+        longPolls,
+        metrics,
+        longPollMaxMs: config.longPollMaxMs,
+        clock,
+        isStopping: () => gate.isClosed,
+        log: log.child({ component: 'services' }),
+      };
+      const unsubscribeDispatch = store.onDispatch((topic, queueId, maxQueueOffset) => {
+        longPolls.notify(topic, queueId, maxQueueOffset);
+      });
+      closeOnFailure.unshift(async () => unsubscribeDispatch());
+
+      const server = new grpc.Server(SERVER_OPTIONS);
+      const services = { send: new SendService(ctx), pull: new PullService(ctx), offsets: new OffsetService(ctx), consumers: new ConsumerService(ctx), admin: new AdminService(ctx) };
+      server.addService(BrokerService, createBrokerHandlers(services, gate, metrics, log.child({ component: 'rpc' })));
+      const port = await bindServer(server, config.host, config.port);
+      closeOnFailure.unshift(() => shutdownServer(server, 0));
+      log.info({ port, httpPort: ops.port, topics: topicCount, maxPhysicalOffset: store.maxPhysicalOffset }, 'broker listening');
+
+      const brokerAddress = formatHostPort(config.advertisedHost, port);
+      const httpAddress = formatHostPort(config.advertisedHost, ops.port);
+      registration = new Registration({
+        nameservers: config.nameservers,
+        intervalMs: config.registerIntervalMs,
+        clock,
+        log: log.child({ component: 'registration' }),
+        describe: () => ({
+          clusterName: identity.clusterName,
+          brokerName: identity.brokerName,
+          brokerId: identity.brokerId,
+          brokerAddress,
+          haAddress: '',
+          httpAddress,
+          topics: topics.list().map((t) => ({ ...t })),
+        }),
+        onRound: (nameserver, ok) => {
+          metrics.registrations.inc({ nameserver, result: ok ? 'ok' : 'failed' });
+          broker?.announceIfReady();
+        },
+      });
+      const registered = registration;
+      closeOnFailure.unshift(() => registered.stop({ unregister: false }));
+      broker = new Broker(config, identity, port, ops.port, { log, store, server, ops, gate, longPolls, registration, unsubscribeDispatch, metrics });
+      await registration.start();
+      broker.announceIfReady();
+      return broker;
+    } catch (err) {
+      for (const close of closeOnFailure) await close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private announceIfReady(): void {
+    if (this.announced || !this.ready) return;
+    this.announced = true;
+    this.parts.log.info({ port: this.port, httpPort: this.httpPort, brokerName: this.identity.brokerName, brokerId: this.identity.brokerId }, 'broker ready');
+  }
+
+  /**
+   * Clean shutdown: refuse new calls (SHUTTING_DOWN), answer held pulls, wait for in-flight calls,
+   * close the gRPC server, close the store (flush), unregister from every nameserver, close HTTP.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    const { log, gate, longPolls, server, store, registration, ops, unsubscribeDispatch } = this.parts;
+    gate.close();
+    const held = longPolls.wakeAll();
+    const drained = await gate.drained(DRAIN_TIMEOUT_MS);
+    log.info({ heldPullsAnswered: held, drained, inFlight: gate.inFlight }, 'requests drained');
+    await shutdownServer(server, SERVER_SHUTDOWN_GRACE_MS);
+    unsubscribeDispatch();
+    await store.close();
+    log.info({ maxPhysicalOffset: store.maxPhysicalOffset }, 'store closed');
+    await registration.stop({ unregister: true });
+    await ops.close();
+  }
+}

@@ -1,0 +1,60 @@
+// Broker settings: one schema, loaded by common/config.ts (defaults < file < CONVEYOR_* env <
+// flags). Every setting works from the environment alone (Kubernetes), e.g. CONVEYOR_BROKER_NAME.
+import { Command, Option } from 'commander';
+import { COMMON_SETTINGS, envVarName, flagName, type ConfigOf, type Schema, type SettingSpec } from '../common/config.js';
+import { NAME_PATTERN } from '../common/names.js';
+import { SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN } from './store/store-limits.js';
+
+const NAME_HINT = '1 to 127 characters of A-Z a-z 0-9 _ % -';
+
+export const BROKER_SETTINGS = {
+  ...COMMON_SETTINGS,
+  clusterName: { kind: 'string', default: 'DefaultCluster', pattern: NAME_PATTERN, patternHint: NAME_HINT, flag: '--cluster', description: 'cluster this broker group belongs to' },
+  brokerName: { kind: 'string', pattern: NAME_PATTERN, patternHint: NAME_HINT, flag: '--name', description: 'broker group name, e.g. broker-a (required)' },
+  brokerId: { kind: 'int', default: 0, min: 0, max: 1023, flag: '--id', description: '0 = master, 1 and up = slave' },
+  port: { kind: 'int', default: 10911, min: 0, max: 65535, description: 'gRPC port of the broker service (0 = ephemeral)' },
+  httpPort: { kind: 'int', default: 10921, min: 0, max: 65535, description: 'HTTP port of /healthz, /readyz, /metrics (0 = ephemeral)' },
+  nameservers: { kind: 'list', default: ['127.0.0.1:9876'], description: 'nameserver addresses host:port, comma-separated; the broker registers with every one' },
+  dataDir: { kind: 'string', flag: '--data', description: 'directory of the commit log, consume queues and metadata (required)' },
+  flushMode: { kind: 'enum', default: 'async', values: ['async', 'sync'] as const, flag: '--flush', description: 'sync: acknowledge a send only after an fsync covering it' },
+  replicationMode: { kind: 'enum', default: 'async', values: ['async', 'sync'] as const, flag: '--replication', description: 'sync: acknowledge a send only after a slave has it (replication issue)' },
+  autoCreateTopics: { kind: 'bool', default: false, description: 'create an unknown topic on its first send, with defaultQueueCount queues' },
+  defaultQueueCount: { kind: 'int', default: 8, min: 1, max: 1024, description: 'queue count of auto-created topics' },
+  registerIntervalMs: { kind: 'int', default: 10_000, min: 100, max: 600_000, description: 'interval of registration heartbeats to every nameserver' },
+  segmentBytes: { kind: 'int', default: SEGMENT_BYTES_DEFAULT, min: SEGMENT_BYTES_MIN, max: SEGMENT_BYTES_MAX, description: 'commit-log segment file size' },
+  flushIntervalMs: { kind: 'int', default: 500, min: 1, max: 60_000, description: 'async flush: interval between fsyncs' },
+  retentionHours: { kind: 'int', default: 72, min: 1, max: 24 * 365 * 10, description: 'commit-log segments older than this are deleted' },
+  longPollMaxMs: { kind: 'int', default: 15_000, min: 0, max: 120_000, description: 'longest a pull that found nothing is held' },
+  dedupWindowMs: { kind: 'int', default: 120_000, min: 0, max: 24 * 3600 * 1000, description: 'a message id seen within this time is answered with its original result (0 = off)' },
+  consumerExpiryMs: { kind: 'int', default: 30_000, min: 1_000, max: 600_000, description: 'a consumer without a heartbeat for this long leaves its group' },
+} as const satisfies Schema;
+
+export type BrokerConfig = ConfigOf<typeof BROKER_SETTINGS>;
+
+/**
+ * One flag per setting (`--cluster`, `--name`, `--id`, `--data`, `--flush`, `--replication`, the
+ * rest derived: `--auto-create-topics`, `--long-poll-max-ms` …). No flag has a default, so the
+ * environment and the config file apply when a flag is not given. Booleans take an optional
+ * value: `--auto-create-topics` alone means true.
+ */
+export function parseBrokerFlags(args: string[]): Record<string, unknown> {
+  const program = new Command('conveyor broker')
+    .description('run a broker: stores topics in a commit log and serves sends, pulls, offsets and admin calls')
+    .allowExcessArguments(false);
+  const settingOf = new Map<string, string>();
+  for (const [name, spec] of Object.entries(BROKER_SETTINGS) as Array<[string, SettingSpec]>) {
+    const shown = 'values' in spec ? ` (${spec.values.join('|')})` : '';
+    const required = spec.default === undefined ? ' (required)' : `; default ${JSON.stringify(spec.default)}`;
+    const option = new Option(`${flagName(name, spec)} ${spec.kind === 'bool' ? '[value]' : '<value>'}`, `${spec.description}${shown}; env ${envVarName(name)}${required}`);
+    settingOf.set(option.attributeName(), name);
+    program.addOption(option);
+  }
+  program.parse(args, { from: 'user' });
+  const flags: Record<string, unknown> = {};
+  for (const [attribute, value] of Object.entries(program.opts<Record<string, unknown>>())) {
+    const setting = settingOf.get(attribute);
+    if (setting !== undefined) flags[setting] = value;
+  }
+  return flags;
+}
+

@@ -1,0 +1,63 @@
+// Prometheus metrics of the broker (prom-client), all prefixed conveyor_broker_. Topic labels are
+// bounded by TOPICS_MAX (broker/topics.ts); method and status labels by the proto.
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface StoreGauges {
+  minPhysicalOffset(): number;
+  maxPhysicalOffset(): number;
+  flushedPhysicalOffset(): number;
+}
+
+export interface BrokerMetrics {
+  requests: Counter<'method' | 'code'>;
+  requestSeconds: Histogram<'method'>;
+  messagesIn: Counter<'topic'>;
+  bytesIn: Counter<'topic'>;
+  duplicates: Counter<'topic'>;
+  messagesOut: Counter<'topic'>;
+  bytesOut: Counter<'topic'>;
+  pulls: Counter<'status'>;
+  longPollWaiting: Gauge;
+  longPollWokenEarly: Counter;
+  registrations: Counter<'nameserver' | 'result'>;
+}
+
+export interface MetricsSources {
+  store: StoreGauges;
+  dedupEntries: () => number;
+  topicCount: () => number;
+  longPollWaiting: () => number;
+  inFlightRequests: () => number;
+}
+
+export function createBrokerMetrics(registry: Registry, sources: MetricsSources): BrokerMetrics {
+  const registers = [registry];
+  const gauge = (name: string, help: string, read: () => number): void => {
+    new Gauge({ name, help, registers, collect() { this.set(read()); } });
+  };
+  gauge('conveyor_broker_store_min_physical_offset_bytes', 'first physical offset still in the commit log', () => sources.store.minPhysicalOffset());
+  gauge('conveyor_broker_store_max_physical_offset_bytes', 'one past the last byte of the commit log', () => sources.store.maxPhysicalOffset());
+  gauge('conveyor_broker_store_flushed_physical_offset_bytes', 'commit-log bytes known durable (fsynced)', () => sources.store.flushedPhysicalOffset());
+  gauge('conveyor_broker_dedup_window_entries', 'message ids remembered in memory for de-duplication', sources.dedupEntries);
+  gauge('conveyor_broker_topics', 'topic configs on this broker', sources.topicCount);
+  gauge('conveyor_broker_in_flight_requests', 'RPCs being served right now (held pulls included)', sources.inFlightRequests);
+  return {
+    requests: new Counter({ name: 'conveyor_broker_requests_total', help: 'RPCs answered, by method and result code', labelNames: ['method', 'code'], registers }),
+    requestSeconds: new Histogram({
+      name: 'conveyor_broker_request_duration_seconds',
+      help: 'RPC latency by method (pulls include their long-poll hold)',
+      labelNames: ['method'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    messagesIn: new Counter({ name: 'conveyor_broker_messages_in_total', help: 'messages stored by sends (duplicates not counted)', labelNames: ['topic'], registers }),
+    bytesIn: new Counter({ name: 'conveyor_broker_bytes_in_total', help: 'record bytes stored by sends', labelNames: ['topic'], registers }),
+    duplicates: new Counter({ name: 'conveyor_broker_duplicates_total', help: 'sent messages answered with their original result (id seen within the window)', labelNames: ['topic'], registers }),
+    messagesOut: new Counter({ name: 'conveyor_broker_messages_out_total', help: 'records returned by pulls', labelNames: ['topic'], registers }),
+    bytesOut: new Counter({ name: 'conveyor_broker_bytes_out_total', help: 'record bytes returned by pulls', labelNames: ['topic'], registers }),
+    pulls: new Counter({ name: 'conveyor_broker_pulls_total', help: 'pull answers by status (found, no_new_message, no_matched_message)', labelNames: ['status'], registers }),
+    longPollWaiting: new Gauge({ name: 'conveyor_broker_long_poll_waiting', help: 'pulls held waiting for their queue to grow', registers, collect() { this.set(sources.longPollWaiting()); } }),
+    longPollWokenEarly: new Counter({ name: 'conveyor_broker_long_poll_woken_total', help: 'held pulls answered because a message landed (not by timeout)', registers }),
+    registrations: new Counter({ name: 'conveyor_broker_registrations_total', help: 'registration calls to nameservers by result (ok, failed)', labelNames: ['nameserver', 'result'], registers }),
+  };
+}

@@ -1,0 +1,141 @@
+// Registration with every nameserver: one RegisterBroker per nameserver per round, a round on an
+// interval (the heartbeat) and at once when the topic configs change. Topic changes bump the data
+// version, which is what tells a nameserver to replace this broker's topics. On a clean shutdown
+// the broker unregisters so routes drop it without waiting for expiry.
+import * as grpc from '@grpc/grpc-js';
+import { CHANNEL_OPTIONS, callUnary } from '../common/grpc.js';
+import type { Logger } from '../common/logging.js';
+import { NameServerService, type conveyor } from '../proto/index.js';
+
+/** Deadline of one RegisterBroker call: a nameserver slower than this counts as down for the round. */
+export const REGISTER_DEADLINE_MS = 3_000;
+/** Deadline of one UnregisterBroker call on shutdown: shutdown must not hang on a dead nameserver. */
+export const UNREGISTER_DEADLINE_MS = 2_000;
+/** Round interval until the first success: a starting broker becomes ready soon after a nameserver does. */
+export const REGISTER_RETRY_MS = 1_000;
+
+export interface RegistrationOptions {
+  nameservers: readonly string[];
+  intervalMs: number;
+  /** Everything of RegisterBrokerRequest but the data version, built fresh for each round. */
+  describe: () => Omit<conveyor.IRegisterBrokerRequest, 'dataVersion'>;
+  clock: () => number;
+  log: Logger;
+  onRound?: (nameserver: string, ok: boolean) => void;
+}
+
+export class Registration {
+  private readonly clients: Map<string, grpc.Client>;
+  private readonly lastOk = new Map<string, boolean>();
+  private dataVersion: { timestampMs: number; counter: number };
+  private everSucceeded = false;
+  private firstRoundDone = false;
+  private roundInFlight: Promise<void> | undefined;
+  private roundAgain = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: RegistrationOptions) {
+    this.clients = new Map(options.nameservers.map((address) => [address, new grpc.Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS)]));
+    this.dataVersion = { timestampMs: options.clock(), counter: 0 };
+  }
+
+  /** First round done and at least one nameserver has accepted this broker. */
+  get ready(): boolean {
+    return this.firstRoundDone && this.everSucceeded;
+  }
+
+  get currentDataVersion(): Readonly<{ timestampMs: number; counter: number }> {
+    return this.dataVersion;
+  }
+
+  /** Runs the first round (resolves when every nameserver answered or failed), then heartbeats. */
+  async start(): Promise<void> {
+    await this.registerNow();
+    this.firstRoundDone = true;
+    this.schedule();
+  }
+
+  /** Topic configs changed: new data version, and a round now. Resolves when that round is done. */
+  topicsChanged(): Promise<void> {
+    this.dataVersion = { timestampMs: this.options.clock(), counter: this.dataVersion.counter + 1 };
+    return this.registerNow();
+  }
+
+  /** Runs a round now; a call during a round makes one more round after it (coalesced). */
+  registerNow(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.roundInFlight !== undefined) {
+      this.roundAgain = true;
+      return this.roundInFlight;
+    }
+    const run = async (): Promise<void> => {
+      do {
+        this.roundAgain = false;
+        await this.round();
+      } while (this.roundAgain && !this.stopped);
+    };
+    this.roundInFlight = run().finally(() => {
+      this.roundInFlight = undefined;
+    });
+    return this.roundInFlight;
+  }
+
+  /** Stops heartbeating; with `unregister`, tells every nameserver this broker is gone. */
+  async stop(options: { unregister: boolean }): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.roundInFlight;
+    if (options.unregister) await this.unregisterAll();
+    for (const client of this.clients.values()) client.close();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const delay = this.everSucceeded ? this.options.intervalMs : Math.min(REGISTER_RETRY_MS, this.options.intervalMs);
+    this.timer = setTimeout(() => {
+      void this.registerNow().finally(() => this.schedule());
+    }, delay);
+    this.timer.unref();
+  }
+
+  private async round(): Promise<void> {
+    const request: conveyor.IRegisterBrokerRequest = { ...this.options.describe(), dataVersion: { ...this.dataVersion } };
+    await Promise.all(
+      [...this.clients].map(async ([address, client]) => {
+        let ok = false;
+        try {
+          await callUnary(client, NameServerService.registerBroker, request, REGISTER_DEADLINE_MS, address);
+          ok = true;
+          this.everSucceeded = true;
+        } catch (err) {
+          const log = this.lastOk.get(address) === false ? this.options.log.debug.bind(this.options.log) : this.options.log.warn.bind(this.options.log);
+          log({ nameserver: address, err }, 'registration failed');
+        }
+        if (ok && this.lastOk.get(address) !== true) this.options.log.info({ nameserver: address, dataVersion: request.dataVersion }, 'registered with nameserver');
+        this.lastOk.set(address, ok);
+        this.options.onRound?.(address, ok);
+      }),
+    );
+  }
+
+  private async unregisterAll(): Promise<void> {
+    const described = this.options.describe();
+    const request: conveyor.IUnregisterBrokerRequest = {
+      clusterName: described.clusterName,
+      brokerName: described.brokerName,
+      brokerId: described.brokerId,
+      brokerAddress: described.brokerAddress,
+    };
+    await Promise.all(
+      [...this.clients].map(async ([address, client]) => {
+        try {
+          await callUnary(client, NameServerService.unregisterBroker, request, UNREGISTER_DEADLINE_MS, address);
+          this.options.log.info({ nameserver: address }, 'unregistered from nameserver');
+        } catch (err) {
+          this.options.log.warn({ nameserver: address, err }, 'unregister failed');
+        }
+      }),
+    );
+  }
+}

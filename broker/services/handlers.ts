@@ -1,0 +1,115 @@
+// The BrokerService implementation: every RPC goes through one wrapper that refuses new work once
+// shutdown began (SHUTTING_DOWN), counts in-flight calls so shutdown can wait for them, records
+// latency and result code, and maps errors once (common/grpc.ts unaryHandler).
+import type * as grpc from '@grpc/grpc-js';
+import { ConveyorError, ErrorCode, isConveyorError } from '../../common/errors.js';
+import { unaryHandler } from '../../common/grpc.js';
+import type { Logger } from '../../common/logging.js';
+import type { BrokerHandlers } from '../../proto/index.js';
+import type { BrokerMetrics } from '../metrics.js';
+import type { AdminService } from './admin.js';
+import type { ConsumerService } from './consumers.js';
+import type { OffsetService } from './offsets.js';
+import type { PullService } from './pull.js';
+import type { SendService } from './send.js';
+
+/** Admits calls until closed; tells when the admitted ones have finished. */
+export class RequestGate {
+  private count = 0;
+  private closed = false;
+  private waiters: Array<() => void> = [];
+
+  get inFlight(): number {
+    return this.count;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Admits a call or throws SHUTTING_DOWN. */
+  enter(): void {
+    if (this.closed) throw new ConveyorError(ErrorCode.SHUTTING_DOWN, 'this broker is shutting down and takes no new requests; retry on another broker', {});
+    this.count += 1;
+  }
+
+  leave(): void {
+    this.count -= 1;
+    if (this.count === 0) for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Resolves true once no call is in flight, false if timeoutMs passed first. */
+  drained(timeoutMs: number): Promise<boolean> {
+    if (this.count === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+}
+
+export interface BrokerServices {
+  send: SendService;
+  pull: PullService;
+  offsets: OffsetService;
+  consumers: ConsumerService;
+  admin: AdminService;
+}
+
+export function createBrokerHandlers(services: BrokerServices, gate: RequestGate, metrics: BrokerMetrics, log: Logger): BrokerHandlers {
+  function wrap<Req, Res>(method: string, fn: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res> | Res): grpc.handleUnaryCall<Req, Res> {
+    return unaryHandler<Req, Res>(async (request, call) => {
+      const endTimer = metrics.requestSeconds.startTimer({ method });
+      try {
+        gate.enter();
+      } catch (err) {
+        metrics.requests.inc({ method, code: 'SHUTTING_DOWN' });
+        throw err;
+      }
+      try {
+        const response = await fn(request, call);
+        metrics.requests.inc({ method, code: 'OK' });
+        return response;
+      } catch (err) {
+        if (isConveyorError(err)) {
+          metrics.requests.inc({ method, code: err.codeName });
+          log.debug({ method, code: err.codeName, err: err.message }, 'request refused');
+        } else {
+          metrics.requests.inc({ method, code: 'INTERNAL' });
+          log.error({ method, err }, 'request failed unexpectedly');
+        }
+        throw err;
+      } finally {
+        endTimer();
+        gate.leave();
+      }
+    });
+  }
+  const { send, pull, offsets, consumers, admin } = services;
+  return {
+    send: wrap('send', (request) => send.send(request)),
+    pull: wrap('pull', (request, call) => pull.pull(request, call)),
+    commitOffset: wrap('commitOffset', (request) => offsets.commitOffset(request)),
+    queryOffset: wrap('queryOffset', (request) => offsets.queryOffset(request)),
+    searchOffset: wrap('searchOffset', (request) => offsets.searchOffset(request)),
+    getQueueRange: wrap('getQueueRange', (request) => offsets.getQueueRange(request)),
+    consumerHeartbeat: wrap('consumerHeartbeat', (request) => consumers.consumerHeartbeat(request)),
+    getConsumerList: wrap('getConsumerList', (request) => consumers.getConsumerList(request)),
+    unregisterConsumer: wrap('unregisterConsumer', (request) => consumers.unregisterConsumer(request)),
+    upsertTopic: wrap('upsertTopic', (request) => admin.upsertTopic(request)),
+    deleteTopic: wrap('deleteTopic', (request) => admin.deleteTopic(request)),
+    getTopicStats: wrap('getTopicStats', (request) => admin.getTopicStats(request)),
+    upsertGroup: wrap('upsertGroup', (request) => admin.upsertGroup(request)),
+    listGroups: wrap('listGroups', () => admin.listGroups()),
+    getGroupOffsets: wrap('getGroupOffsets', (request) => admin.getGroupOffsets(request)),
+    queryMessage: wrap('queryMessage', (request) => admin.queryMessage(request)),
+    getBrokerStatus: wrap('getBrokerStatus', () => admin.getBrokerStatus()),
+  };
+}

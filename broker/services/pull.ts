@@ -1,0 +1,125 @@
+// Pull: read a queue from an offset, with count/byte caps and a tag filter; when nothing is
+// there, hold the call (long polling) until the queue grows, the hold ends or the call is
+// cancelled, then read once more. Records go out as the store returned them (no re-encoding).
+import type * as grpc from '@grpc/grpc-js';
+import { ConveyorError, ErrorCode, unreachable } from '../../common/errors.js';
+import { validateName } from '../../common/names.js';
+import { conveyor } from '../../proto/index.js';
+import type { ReadResult } from '../store/types.js';
+import { parseTagExpression } from '../tag-filter.js';
+import { isReadable, validateQueueId, validateQueueOffset } from '../validate.js';
+import { isMaster, type ServiceContext } from './context.js';
+
+/** Records per pull when the request leaves max_count at 0: a consumer's usual batch. */
+export const PULL_COUNT_DEFAULT = 32;
+/** Records per pull at most: bounds one answer's decode work on the client. */
+export const PULL_COUNT_MAX = 1_024;
+/** Bytes per pull when the request leaves max_bytes at 0. */
+export const PULL_BYTES_DEFAULT = 4 * 1024 * 1024;
+/** Bytes per pull at most: a quarter of the gRPC message limit; the first record is returned even if larger. */
+export const PULL_BYTES_MAX = 16 * 1024 * 1024;
+/** A held pull answers this long before the call's deadline, so the answer arrives before the client gives up. */
+export const LONG_POLL_DEADLINE_MARGIN_MS = 1_000;
+
+/** How long to hold a pull that found nothing: min(asked, server cap, deadline − margin), never negative. */
+export function longPollHoldMs(requestedMs: number, longPollMaxMs: number, deadlineRemainingMs: number): number {
+  return Math.max(0, Math.min(requestedMs, longPollMaxMs, deadlineRemainingMs - LONG_POLL_DEADLINE_MARGIN_MS));
+}
+
+function clamp(value: number, fallback: number, max: number): number {
+  return value <= 0 ? fallback : Math.min(value, max);
+}
+
+/** Time left before the call's deadline; gRPC deadlines are wall-clock times, so `nowMs` is Date.now(). */
+function deadlineRemainingMs(call: grpc.ServerUnaryCall<unknown, unknown> | undefined, nowMs: number): number {
+  const deadline = call?.getDeadline();
+  if (deadline === undefined) return Number.POSITIVE_INFINITY;
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(at) ? at - nowMs : Number.POSITIVE_INFINITY;
+}
+
+function pullStatus(status: ReadResult['status']): conveyor.PullStatus {
+  switch (status) {
+    case 'found': return conveyor.PullStatus.PULL_FOUND;
+    case 'no-new-message': return conveyor.PullStatus.PULL_NO_NEW_MESSAGE;
+    case 'no-matched-message': return conveyor.PullStatus.PULL_NO_MATCHED_MESSAGE;
+    default: return unreachable(status);
+  }
+}
+
+export class PullService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async pull(request: conveyor.PullRequest, call?: grpc.ServerUnaryCall<conveyor.PullRequest, conveyor.IPullResponse>): Promise<conveyor.IPullResponse> {
+    const { ctx } = this;
+    validateName('consumer group', request.consumerGroup);
+    validateName('topic', request.topic);
+    const topic = ctx.topics.get(request.topic);
+    if (topic !== undefined) {
+      if (!isReadable(topic.perm)) {
+        throw new ConveyorError(ErrorCode.TOPIC_NOT_READABLE, `topic '${topic.topicName}' is not readable on broker ${ctx.identity.brokerName} (perm ${topic.perm})`, { topic: topic.topicName, perm: topic.perm });
+      }
+      validateQueueId(topic.topicName, request.queueId, topic.readQueueCount, 'read');
+    } else if (isMaster(ctx.identity)) {
+      ctx.topics.require(request.topic);
+    }
+    // A slave without the topic's config serves what its store holds (configs are copied later).
+    validateQueueOffset(request.queueOffset);
+    const filter = parseTagExpression(request.tagExpression);
+    const options = {
+      maxCount: clamp(request.maxCount, PULL_COUNT_DEFAULT, PULL_COUNT_MAX),
+      maxBytes: clamp(request.maxBytes, PULL_BYTES_DEFAULT, PULL_BYTES_MAX),
+      ...(filter.tags !== undefined ? { tags: filter.tags } : {}),
+    };
+    const read = (): Promise<ReadResult> => Promise.resolve(ctx.store.read(request.topic, request.queueId, request.queueOffset, options));
+
+    let result = await read();
+    if (result.status === 'no-new-message' && !ctx.isStopping()) {
+      const holdMs = longPollHoldMs(request.maxWaitMs, ctx.longPollMaxMs, deadlineRemainingMs(call, Date.now()));
+      if (holdMs > 0) {
+        const outcome = await this.waitForMessages(request, holdMs, call);
+        if (outcome === 'woken') ctx.metrics.longPollWokenEarly.inc();
+        if (outcome !== 'cancelled') result = await read();
+      }
+    }
+    ctx.metrics.pulls.inc({ status: result.status.replaceAll('-', '_') });
+    if (result.count > 0) {
+      ctx.metrics.messagesOut.inc({ topic: request.topic }, result.count);
+      ctx.metrics.bytesOut.inc({ topic: request.topic }, result.records.length);
+    }
+    return {
+      status: pullStatus(result.status),
+      records: result.records,
+      recordCount: result.count,
+      nextQueueOffset: result.nextQueueOffset,
+      minQueueOffset: result.minQueueOffset,
+      maxQueueOffset: result.maxQueueOffset,
+      brokerName: ctx.identity.brokerName,
+      brokerId: ctx.identity.brokerId,
+    };
+  }
+
+  /** Holds until the queue grows past the requested offset, the hold ends, or the call is cancelled. */
+  private waitForMessages(request: conveyor.PullRequest, holdMs: number, call: grpc.ServerUnaryCall<unknown, unknown> | undefined): Promise<'woken' | 'timeout' | 'cancelled'> {
+    const { ctx } = this;
+    return new Promise((resolve) => {
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (outcome: 'woken' | 'timeout' | 'cancelled'): void => {
+        if (settled) return;
+        settled = true;
+        if (timer !== undefined) clearTimeout(timer);
+        ctx.longPolls.remove(handle);
+        call?.removeListener('cancelled', onCancelled);
+        resolve(outcome);
+      };
+      const onCancelled = (): void => finish('cancelled');
+      const handle = ctx.longPolls.add({ topic: request.topic, queueId: request.queueId, queueOffset: request.queueOffset, wake: () => finish('woken') });
+      timer = setTimeout(() => finish('timeout'), holdMs);
+      call?.once('cancelled', onCancelled);
+      // A message may have landed between the read and the registration above.
+      const range = ctx.store.queueRange(request.topic, request.queueId);
+      if (range.maxQueueOffset > request.queueOffset) finish('woken');
+    });
+  }
+}

@@ -1,0 +1,175 @@
+// Send: one batch for one (topic, queue). Validated whole at the edge before anything changes,
+// de-duplicated by message id, appended in one store call, answered with one result per message
+// in request order.
+//
+// De-duplication (docs/broker.md "De-duplication"): a message whose id was stored within
+// dedupWindowMs (by store timestamp) is not stored again; its result is the original one with
+// duplicate=true. Ids are checked, in order, against earlier messages of the same batch, the
+// in-memory window, sends of the same id still in flight, and, while the memory does not cover
+// the whole window (after a restart, or after evictions), the store's message-id index.
+import { ConveyorError, ErrorCode, unreachable } from '../../common/errors.js';
+import { decodeRecordIndexFields } from '../../common/record.js';
+import { conveyor } from '../../proto/index.js';
+import type { StoredResult } from '../dedup-window.js';
+import { isWritable, toRecordMessages, validateQueueId, validateSendBatch } from '../validate.js';
+import { isMaster, type ServiceContext } from './context.js';
+
+type Outcome =
+  | { kind: 'stored'; result: StoredResult }
+  | { kind: 'duplicate'; result: StoredResult }
+  | { kind: 'pending'; promise: Promise<StoredResult> }
+  | { kind: 'repeat'; of: number }
+  | { kind: 'candidate' };
+
+interface Deferred {
+  promise: Promise<StoredResult>;
+  resolve: (result: StoredResult) => void;
+  reject: (err: unknown) => void;
+}
+
+function deferred(): Deferred {
+  let resolve!: (result: StoredResult) => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<StoredResult>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // The failure reaches the send that owns it; repeats waiting on it see it too. Never unhandled.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+export class SendService {
+  /** Ids being stored right now: a concurrent repeat waits for the original's result. */
+  private readonly inFlight = new Map<string, Promise<StoredResult>>();
+
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async send(request: conveyor.SendRequest): Promise<conveyor.ISendResponse> {
+    const { ctx } = this;
+    if (!isMaster(ctx.identity)) {
+      throw new ConveyorError(
+        ErrorCode.NOT_MASTER,
+        `broker ${ctx.identity.brokerName} id ${ctx.identity.brokerId} is a slave and takes no sends; send to the master (id 0) of the group`,
+        { brokerName: ctx.identity.brokerName, brokerId: ctx.identity.brokerId },
+      );
+    }
+    const messages = toRecordMessages(request.messages);
+    validateSendBatch(request.topic, request.producerGroup, messages);
+    const topic = await ctx.topics.forSend(request.topic);
+    if (!isWritable(topic.perm)) {
+      throw new ConveyorError(ErrorCode.TOPIC_NOT_WRITABLE, `topic '${topic.topicName}' is not writable on broker ${ctx.identity.brokerName} (perm ${topic.perm})`, { topic: topic.topicName, perm: topic.perm });
+    }
+    validateQueueId(topic.topicName, request.queueId, topic.writeQueueCount, 'write');
+
+    // Classify synchronously, then own every candidate id before the first await, so a concurrent
+    // send of the same id waits for this one instead of storing it too.
+    const now = ctx.clock();
+    const outcomes: Outcome[] = [];
+    const firstIndexById = new Map<string, number>();
+    for (let i = 0; i < messages.length; i++) {
+      const id = messages[i]!.messageId;
+      const first = firstIndexById.get(id);
+      if (first !== undefined) {
+        outcomes.push({ kind: 'repeat', of: first });
+        continue;
+      }
+      firstIndexById.set(id, i);
+      const remembered = ctx.dedup.get(id, now);
+      const pending = remembered === undefined ? this.inFlight.get(id) : undefined;
+      outcomes.push(remembered !== undefined ? { kind: 'duplicate', result: remembered } : pending !== undefined ? { kind: 'pending', promise: pending } : { kind: 'candidate' });
+    }
+    const owned = new Map<number, Deferred>();
+    for (let i = 0; i < outcomes.length; i++) {
+      if (outcomes[i]!.kind !== 'candidate') continue;
+      const d = deferred();
+      owned.set(i, d);
+      this.inFlight.set(messages[i]!.messageId, d.promise);
+    }
+
+    try {
+      if (owned.size > 0 && ctx.dedup.needsStoreLookup(now)) await this.confirmWithStore(request.topic, messages.map((m) => m.messageId), owned, outcomes, now);
+      const fresh = [...owned.keys()].filter((i) => outcomes[i]!.kind === 'candidate');
+      if (fresh.length > 0) {
+        const appended = await ctx.store.append(topic.topicName, request.queueId, fresh.map((i) => messages[i]!));
+        if (appended.length !== fresh.length) throw new Error(`assertion failed: store returned ${appended.length} results for ${fresh.length} messages`);
+        const storedAt = ctx.clock();
+        let bytes = 0;
+        fresh.forEach((i, k) => {
+          const a = appended[k]!;
+          const result: StoredResult = { messageId: a.messageId, topic: topic.topicName, queueId: a.queueId, queueOffset: a.queueOffset, physicalOffset: a.physicalOffset, storeTimestampMs: a.storeTimestampMs };
+          ctx.dedup.put(result, storedAt);
+          outcomes[i] = { kind: 'stored', result };
+          bytes += a.size;
+        });
+        ctx.metrics.messagesIn.inc({ topic: topic.topicName }, fresh.length);
+        ctx.metrics.bytesIn.inc({ topic: topic.topicName }, bytes);
+      }
+      for (const [i, d] of owned) {
+        const outcome = outcomes[i]!;
+        if (outcome.kind !== 'stored' && outcome.kind !== 'duplicate') throw new Error(`assertion failed: owned message ${i} ended as ${outcome.kind}`);
+        d.resolve(outcome.result);
+      }
+    } catch (err) {
+      for (const d of owned.values()) d.reject(err);
+      throw err;
+    } finally {
+      for (const i of owned.keys()) this.inFlight.delete(messages[i]!.messageId);
+    }
+
+    const results: conveyor.ISendResult[] = [];
+    let duplicates = 0;
+    for (let i = 0; i < outcomes.length; i++) {
+      const { result, duplicate } = await this.resolve(outcomes, i);
+      if (duplicate) duplicates++;
+      results.push({
+        messageId: messages[i]!.messageId,
+        status: conveyor.ErrorCode.OK,
+        brokerName: ctx.identity.brokerName,
+        queueId: result.queueId,
+        queueOffset: result.queueOffset,
+        physicalOffset: result.physicalOffset,
+        storeTimestampMs: result.storeTimestampMs,
+        duplicate,
+      });
+    }
+    if (duplicates > 0) ctx.metrics.duplicates.inc({ topic: topic.topicName }, duplicates);
+    return { results };
+  }
+
+  private async resolve(outcomes: readonly Outcome[], i: number): Promise<{ result: StoredResult; duplicate: boolean }> {
+    const outcome = outcomes[i]!;
+    switch (outcome.kind) {
+      case 'stored':
+        return { result: outcome.result, duplicate: false };
+      case 'duplicate':
+        return { result: outcome.result, duplicate: true };
+      case 'pending':
+        return { result: await outcome.promise, duplicate: true };
+      case 'repeat':
+        return { result: (await this.resolve(outcomes, outcome.of)).result, duplicate: true };
+      case 'candidate':
+        throw new Error(`assertion failed: message ${i} was neither stored nor found`);
+      default:
+        return unreachable(outcome);
+    }
+  }
+
+  /** Looks owned ids up in the store's index; ids stored within the window become duplicates. */
+  private async confirmWithStore(topic: string, ids: readonly string[], owned: ReadonlyMap<number, Deferred>, outcomes: Outcome[], now: number): Promise<void> {
+    const { ctx } = this;
+    await Promise.all(
+      [...owned.keys()].map(async (i) => {
+        const id = ids[i]!;
+        const record = await ctx.store.lookupById(id);
+        if (record === null || record === undefined) return;
+        const fields = decodeRecordIndexFields(record);
+        if (fields.messageId !== id || !ctx.dedup.isWithinWindow(fields.storeTimestampMs, now)) return;
+        const result: StoredResult = { messageId: id, topic: fields.topic, queueId: fields.queueId, queueOffset: fields.queueOffset, physicalOffset: fields.physicalOffset, storeTimestampMs: fields.storeTimestampMs };
+        ctx.dedup.put(result, now);
+        outcomes[i] = { kind: 'duplicate', result };
+        ctx.log.debug({ messageId: id, topic, originalTopic: fields.topic }, 'duplicate found in store index');
+      }),
+    );
+  }
+}

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { DedupWindow, type StoredResult } from '../../../broker/dedup-window.js';
+
+function result(messageId: string, storeTimestampMs: number, queueOffset = 0): StoredResult {
+  return { messageId, topic: 't', queueId: 1, queueOffset, physicalOffset: queueOffset * 100, storeTimestampMs };
+}
+
+describe('the dedup window', () => {
+  it('returns the original result of an id stored within the window', () => {
+    const window = new DedupWindow({ windowMs: 1_000, startedAtMs: 0 });
+    window.put(result('m1', 100, 7), 100);
+    expect(window.get('m1', 500)).toEqual(result('m1', 100, 7));
+    expect(window.get('m1', 1_100)).toEqual(result('m1', 100, 7));
+    expect(window.get('m2', 500)).toBeUndefined();
+  });
+
+  it('forgets an id once its store timestamp is older than the window', () => {
+    const window = new DedupWindow({ windowMs: 1_000, startedAtMs: 0 });
+    window.put(result('m1', 100), 100);
+    expect(window.get('m1', 1_101)).toBeUndefined();
+    expect(window.size).toBe(0);
+  });
+
+  it('drops expired entries when new ones are put', () => {
+    const window = new DedupWindow({ windowMs: 1_000, startedAtMs: 0 });
+    window.put(result('a', 0), 0);
+    window.put(result('b', 500), 500);
+    window.put(result('c', 1_200), 1_200);
+    expect(window.size).toBe(2);
+    expect(window.get('b', 1_200)).toBeDefined();
+  });
+
+  it('keeps at most entriesMax ids, evicting the oldest', () => {
+    const window = new DedupWindow({ windowMs: 60_000, startedAtMs: 0, entriesMax: 3 });
+    for (let i = 0; i < 5; i++) window.put(result(`m${i}`, 10 + i), 10 + i);
+    expect(window.size).toBe(3);
+    expect(window.get('m0', 20)).toBeUndefined();
+    expect(window.get('m1', 20)).toBeUndefined();
+    expect(window.get('m4', 20)).toBeDefined();
+  });
+
+  it('asks for a store lookup until it has seen a whole window since the process started', () => {
+    const window = new DedupWindow({ windowMs: 1_000, startedAtMs: 5_000 });
+    expect(window.needsStoreLookup(5_000)).toBe(true);
+    expect(window.needsStoreLookup(5_999)).toBe(true);
+    expect(window.needsStoreLookup(6_000)).toBe(false);
+  });
+
+  it('asks for a store lookup again while an evicted id could still be inside the window', () => {
+    const window = new DedupWindow({ windowMs: 1_000, startedAtMs: 0, entriesMax: 1 });
+    expect(window.needsStoreLookup(2_000)).toBe(false);
+    window.put(result('a', 2_000), 2_000);
+    window.put(result('b', 2_001), 2_001);
+    expect(window.coveredSinceMs).toBe(2_001);
+    expect(window.needsStoreLookup(2_500)).toBe(true);
+    expect(window.needsStoreLookup(3_001)).toBe(false);
+  });
+
+  it('is off with a zero window: remembers nothing and never asks the store', () => {
+    const window = new DedupWindow({ windowMs: 0, startedAtMs: 0 });
+    window.put(result('a', 10), 10);
+    expect(window.get('a', 10)).toBeUndefined();
+    expect(window.needsStoreLookup(0)).toBe(false);
+  });
+
+  it('tells whether a store timestamp is within the window', () => {
+    const window = new DedupWindow({ windowMs: 100, startedAtMs: 0 });
+    expect(window.isWithinWindow(900, 1_000)).toBe(true);
+    expect(window.isWithinWindow(899, 1_000)).toBe(false);
+  });
+});
+
+describe('forgetting a deleted topic', () => {
+  it('drops the ids of that topic only', () => {
+    const window = new DedupWindow({ windowMs: 1_000, startedAtMs: 0 });
+    window.put(result('a', 10), 10);
+    window.put({ ...result('b', 10), topic: 'other' }, 10);
+    window.forgetTopic('t');
+    expect(window.get('a', 20)).toBeUndefined();
+    expect(window.get('b', 20)).toBeDefined();
+  });
+});
