@@ -1,10 +1,13 @@
 // Registration with every nameserver: one RegisterBroker per nameserver per round, a round on an
 // interval (the heartbeat) and at once when the topic configs change. Topic changes bump the data
 // version, which is what tells a nameserver to replace this broker's topics. On a clean shutdown
-// the broker unregisters so routes drop it without waiting for expiry.
+// the broker unregisters so routes drop it without waiting for expiry. A nameserver entry may be
+// a DNS name: every round works on its current addresses (re-resolved on an interval), so a
+// nameserver added behind the name is registered with without a restart.
 import * as grpc from '@grpc/grpc-js';
 import { CHANNEL_OPTIONS, callUnary } from '../common/grpc.js';
 import type { Logger } from '../common/logging.js';
+import { NameserverList } from '../common/nameserver-list.js';
 import { NameServerService, type conveyor } from '../proto/index.js';
 
 /** Deadline of one RegisterBroker call: a nameserver slower than this counts as down for the round. */
@@ -15,8 +18,13 @@ export const UNREGISTER_DEADLINE_MS = 2_000;
 export const REGISTER_RETRY_MS = 1_000;
 
 export interface RegistrationOptions {
+  /** host:port entries; a host may be a DNS name resolving to several nameservers. */
   nameservers: readonly string[];
   intervalMs: number;
+  /** How often DNS names are resolved again (default NAMESERVER_RESOLVE_INTERVAL_MS_DEFAULT). */
+  resolveIntervalMs?: number;
+  /** DNS lookup, injectable for tests. */
+  lookup?: (host: string) => Promise<string[]>;
   /** Everything of RegisterBrokerRequest but the data version, built fresh for each round. */
   describe: () => Omit<conveyor.IRegisterBrokerRequest, 'dataVersion'>;
   clock: () => number;
@@ -25,7 +33,8 @@ export interface RegistrationOptions {
 }
 
 export class Registration {
-  private readonly clients: Map<string, grpc.Client>;
+  private readonly nameservers: NameserverList;
+  private readonly clients = new Map<string, grpc.Client>();
   private readonly lastOk = new Map<string, boolean>();
   private dataVersion: { timestampMs: number; counter: number };
   private everSucceeded = false;
@@ -36,7 +45,14 @@ export class Registration {
   private stopped = false;
 
   constructor(private readonly options: RegistrationOptions) {
-    this.clients = new Map(options.nameservers.map((address) => [address, new grpc.Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS)]));
+    this.nameservers = new NameserverList({
+      nameservers: options.nameservers,
+      resolveIntervalMs: options.resolveIntervalMs,
+      lookup: options.lookup,
+      now: options.clock,
+      log: options.log,
+    });
+    this.syncClients(this.nameservers.addresses);
     this.dataVersion = { timestampMs: options.clock(), counter: 0 };
   }
 
@@ -99,7 +115,28 @@ export class Registration {
     this.timer.unref();
   }
 
+  /** Opens a channel for every address of the list and closes those no longer in it. */
+  private syncClients(addresses: readonly string[]): void {
+    for (const address of addresses) {
+      if (!this.clients.has(address)) this.clients.set(address, new grpc.Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS));
+    }
+    for (const [address, client] of this.clients) {
+      if (addresses.includes(address)) continue;
+      client.close();
+      this.clients.delete(address);
+      this.lastOk.delete(address);
+      this.options.log.info({ nameserver: address }, 'nameserver address gone from the list');
+    }
+  }
+
   private async round(): Promise<void> {
+    try {
+      this.syncClients(await this.nameservers.resolveIfDue());
+    } catch (err) {
+      // Nothing resolved yet: the round fails like an unreachable nameserver and retries soon.
+      this.options.log.warn({ err }, 'no nameserver address resolved');
+      return;
+    }
     const request: conveyor.IRegisterBrokerRequest = { ...this.options.describe(), dataVersion: { ...this.dataVersion } };
     await Promise.all(
       [...this.clients].map(async ([address, client]) => {

@@ -13,10 +13,10 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function nameserver(): Promise<{ ns: RunningNameServer; client: grpc.Client; address: string }> {
-  const config = loadConfig(NAMESERVER_SETTINGS, { flags: { port: 0, httpPort: 0, host: '127.0.0.1' }, env: {} });
+async function nameserver(host = '127.0.0.1', port = 0): Promise<{ ns: RunningNameServer; client: grpc.Client; address: string }> {
+  const config = loadConfig(NAMESERVER_SETTINGS, { flags: { port, httpPort: 0, host }, env: {} });
   const ns = await startNameServer(config, silentLogger());
-  const address = `127.0.0.1:${ns.port}`;
+  const address = `${host}:${ns.port}`;
   const client = new grpc.Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
   cleanups.push(() => ns.stop(), () => client.close());
   return { ns, client, address };
@@ -90,5 +90,40 @@ describe('registration with nameservers', () => {
     await r.start();
     const first = (await callUnary(a.client, NameServerService.getClusterInfo, {}, 2_000)).brokers[0]?.lastUpdateMs ?? 0;
     await expect.poll(async () => (await callUnary(a.client, NameServerService.getClusterInfo, {}, 2_000)).brokers[0]?.lastUpdateMs ?? 0, { timeout: 3_000 }).toBeGreaterThan(first);
+  });
+
+  it('registers with every address a DNS name resolves to, and with new ones after re-resolving', async () => {
+    // Two real nameservers on one port at two loopback addresses, behind one (injected) DNS name.
+    const a = await nameserver('127.0.0.1');
+    const b = await nameserver('127.0.0.2', a.ns.port);
+    let now = 1_000_000;
+    let answer = ['127.0.0.1'];
+    const r = new Registration({
+      nameservers: [`ns.conveyor.test:${a.ns.port}`],
+      intervalMs: 60_000,
+      resolveIntervalMs: 30_000,
+      lookup: async (host) => {
+        expect(host).toBe('ns.conveyor.test');
+        return answer;
+      },
+      clock: () => now,
+      log: silentLogger(),
+      describe: () => ({ clusterName: 'C', brokerName: 'broker-a', brokerId: 0, brokerAddress: '127.0.0.1:1', httpAddress: '127.0.0.1:2', haAddress: '', topics: [{ topicName: 't', readQueueCount: 1, writeQueueCount: 1, perm: 6 }] }),
+    });
+    cleanups.push(() => r.stop({ unregister: false }));
+    await r.start();
+    expect(r.ready).toBe(true);
+    await callUnary(a.client, NameServerService.getRoute, { topic: 't' }, 2_000);
+    await expect(callUnary(b.client, NameServerService.getRoute, { topic: 't' }, 2_000)).rejects.toMatchObject({ codeName: 'TOPIC_NOT_FOUND' });
+
+    // A nameserver is added behind the name: not used before the resolve interval passes, then used.
+    answer = ['127.0.0.1', '127.0.0.2'];
+    now += 10_000;
+    await r.registerNow();
+    await expect(callUnary(b.client, NameServerService.getRoute, { topic: 't' }, 2_000)).rejects.toMatchObject({ codeName: 'TOPIC_NOT_FOUND' });
+    now += 30_000;
+    await r.registerNow();
+    const route = await callUnary(b.client, NameServerService.getRoute, { topic: 't' }, 2_000);
+    expect(route.brokers[0]?.brokerName).toBe('broker-a');
   });
 });
