@@ -1,0 +1,219 @@
+import { describe, expect, it } from 'vitest';
+import { ReplicationProgress } from '../../../broker/ha/replication-progress.js';
+import { SyncWaiters } from '../../../broker/ha/sync-waiters.js';
+import { ConveyorError, ErrorCode } from '../../../common/errors.js';
+
+function setup(options: { waitersMax?: number; slavesMax?: number } = {}) {
+  let now = 10_000;
+  const progress = new ReplicationProgress({
+    clock: () => now,
+    inSyncLagBytesMax: 1_000,
+    inSyncReportAgeMsMax: 3_000,
+    ...options,
+  });
+  return {
+    progress,
+    advance(ms: number) {
+      now += ms;
+    },
+  };
+}
+
+/** Records how a promise settled, so a test can see "not yet" as well as the result. */
+function track<T>(promise: Promise<T>): { value: T | undefined } {
+  const box: { value: T | undefined } = { value: undefined };
+  void promise.then((v) => {
+    box.value = v;
+  });
+  return box;
+}
+
+const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('replication progress: sync waiters', () => {
+  it('answers SLAVE_NOT_AVAILABLE at once when no slave is connected', async () => {
+    const { progress } = setup();
+    progress.masterAdvanced(100);
+    await expect(progress.waitFor(100, 1_000)).resolves.toBe(ErrorCode.SLAVE_NOT_AVAILABLE);
+    expect(progress.waiterCount).toBe(0);
+  });
+
+  it('answers OK at once when a slave already has the offset', async () => {
+    const { progress } = setup();
+    progress.masterAdvanced(100);
+    progress.slaveConnected(1, 'a:1', 100);
+    await expect(progress.waitFor(100, 1_000)).resolves.toBe(ErrorCode.OK);
+  });
+
+  it('answers OK when a report covers the offset, and not before', async () => {
+    const { progress } = setup();
+    progress.slaveConnected(1, 'a:1', 0);
+    progress.masterAdvanced(300);
+    const first = track(progress.waitFor(100, 1_000));
+    const second = track(progress.waitFor(300, 1_000));
+    progress.slaveReported(1, 99);
+    await flush();
+    expect(first.value).toBeUndefined();
+    progress.slaveReported(1, 150);
+    await flush();
+    expect(first.value).toBe(ErrorCode.OK);
+    expect(second.value).toBeUndefined();
+    progress.slaveReported(1, 300);
+    await flush();
+    expect(second.value).toBe(ErrorCode.OK);
+    expect(progress.waiterCount).toBe(0);
+  });
+
+  it('answers SLAVE_TIMEOUT once the deadline passes without a covering report', async () => {
+    const { progress, advance } = setup();
+    progress.slaveConnected(1, 'a:1', 0);
+    progress.masterAdvanced(100);
+    const waiter = track(progress.waitFor(100, 500));
+    expect(progress.nextDeadlineMs()).toBe(10_500);
+    advance(499);
+    expect(progress.expire()).toBe(0);
+    advance(1);
+    expect(progress.expire()).toBe(1);
+    await flush();
+    expect(waiter.value).toBe(ErrorCode.SLAVE_TIMEOUT);
+    expect(progress.nextDeadlineMs()).toBeUndefined();
+  });
+
+  it('answers SLAVE_NOT_AVAILABLE to every waiter when the last slave disconnects', async () => {
+    const { progress } = setup();
+    progress.slaveConnected(1, 'a:1', 0);
+    progress.slaveConnected(2, 'b:1', 0);
+    progress.masterAdvanced(100);
+    const waiter = track(progress.waitFor(100, 5_000));
+    progress.slaveDisconnected(1);
+    await flush();
+    expect(waiter.value).toBeUndefined();
+    progress.slaveDisconnected(2);
+    await flush();
+    expect(waiter.value).toBe(ErrorCode.SLAVE_NOT_AVAILABLE);
+  });
+
+  it('answers SLAVE_NOT_AVAILABLE at once when the only slave lags past the byte bound', async () => {
+    const { progress } = setup();
+    progress.slaveConnected(1, 'a:1', 0);
+    progress.masterAdvanced(1_001);
+    expect(progress.isInSync(1)).toBe(false);
+    await expect(progress.waitFor(1_001, 1_000)).resolves.toBe(ErrorCode.SLAVE_NOT_AVAILABLE);
+    progress.slaveReported(1, 1);
+    expect(progress.isInSync(1)).toBe(true);
+  });
+
+  it('treats a slave that stopped reporting as out of sync', async () => {
+    const { progress, advance } = setup();
+    progress.slaveConnected(1, 'a:1', 0);
+    progress.masterAdvanced(10);
+    advance(3_000);
+    expect(progress.isInSync(1)).toBe(true);
+    advance(1);
+    expect(progress.isInSync(1)).toBe(false);
+    await expect(progress.waitFor(10, 1_000)).resolves.toBe(ErrorCode.SLAVE_NOT_AVAILABLE);
+  });
+
+  it('answers SLAVE_TIMEOUT at once when the waiter table is full, and counts it', async () => {
+    const { progress } = setup({ waitersMax: 2 });
+    progress.slaveConnected(1, 'a:1', 0);
+    progress.masterAdvanced(100);
+    const a = track(progress.waitFor(10, 1_000));
+    const b = track(progress.waitFor(20, 1_000));
+    await expect(progress.waitFor(30, 1_000)).resolves.toBe(ErrorCode.SLAVE_TIMEOUT);
+    expect(progress.waitersRejected).toBe(1);
+    progress.slaveReported(1, 20);
+    await flush();
+    expect([a.value, b.value]).toEqual([ErrorCode.OK, ErrorCode.OK]);
+    await expect(progress.waitFor(100, 0)).resolves.toBe(ErrorCode.SLAVE_TIMEOUT);
+  });
+
+  it('answers SLAVE_NOT_AVAILABLE to waiters on close', async () => {
+    const { progress } = setup();
+    progress.slaveConnected(1, 'a:1', 0);
+    progress.masterAdvanced(100);
+    const waiter = progress.waitFor(100, 1_000);
+    progress.close();
+    await expect(waiter).resolves.toBe(ErrorCode.SLAVE_NOT_AVAILABLE);
+  });
+});
+
+describe('replication progress: slaves and lag', () => {
+  it('refuses a report that goes backwards or past the master', () => {
+    const { progress } = setup();
+    progress.masterAdvanced(100);
+    progress.slaveConnected(1, 'a:1', 50);
+    expect(() => progress.slaveReported(1, 40)).toThrow(ConveyorError);
+    expect(() => progress.slaveReported(1, 101)).toThrow(ConveyorError);
+    progress.slaveReported(1, 100);
+  });
+
+  it('refuses more slaves than the limit but lets a known slave reconnect', () => {
+    const { progress } = setup({ slavesMax: 1 });
+    progress.slaveConnected(1, 'a:1', 0);
+    progress.slaveConnected(1, 'a:2', 0);
+    expect(() => progress.slaveConnected(2, 'b:1', 0)).toThrow(expect.objectContaining({ code: ErrorCode.SERVICE_UNAVAILABLE }));
+  });
+
+  it('reports the worst slave in bytes and milliseconds', () => {
+    const { progress, advance } = setup();
+    progress.masterAdvanced(100);
+    progress.slaveConnected(1, 'a:1', 100);
+    progress.slaveConnected(2, 'b:1', 40);
+    advance(1_000);
+    progress.masterAdvanced(300);
+    advance(250);
+    const lag = progress.lag();
+    expect(lag.bytes).toBe(260);
+    expect(lag.ms).toBe(1_250);
+    expect(lag.slaves).toEqual([
+      expect.objectContaining({ brokerId: 1, lagBytes: 200, lagMs: 250, inSync: true, lastReportAgeMs: 1_250 }),
+      expect.objectContaining({ brokerId: 2, lagBytes: 260, lagMs: 1_250, inSync: true }),
+    ]);
+  });
+
+  it('reports no lag and no slaves when none is connected', () => {
+    const { progress } = setup();
+    progress.masterAdvanced(100);
+    expect(progress.lag()).toEqual({ bytes: 0, ms: 0, slaves: [] });
+  });
+});
+
+describe('sync waiter table', () => {
+  it('settles out-of-order offsets and deadlines correctly', async () => {
+    const waiters = new SyncWaiters<string>(10);
+    const late = track(waiters.add(300, 50));
+    const early = track(waiters.add(100, 500));
+    const middle = track(waiters.add(200, 100));
+    expect(waiters.nextDeadlineMs()).toBe(50);
+    expect(waiters.settleUpTo(150, 'ok')).toBe(1);
+    expect(waiters.expire(100, 'timeout')).toBe(2);
+    await flush();
+    expect([early.value, middle.value, late.value]).toEqual(['ok', 'timeout', 'timeout']);
+    expect(waiters.size).toBe(0);
+    expect(waiters.nextDeadlineMs()).toBeUndefined();
+  });
+
+  it('never settles a waiter twice', async () => {
+    const waiters = new SyncWaiters<string>(10);
+    const results: string[] = [];
+    void waiters.add(100, 100).then((r) => results.push(r));
+    waiters.settleUpTo(100, 'ok');
+    waiters.expire(1_000, 'timeout');
+    waiters.settleAll('gone');
+    await flush();
+    expect(results).toEqual(['ok']);
+  });
+
+  it('stays bounded when many waiters time out while acknowledgements stall', () => {
+    const waiters = new SyncWaiters<string>(1_000);
+    for (let i = 0; i < 10_000; i += 1) {
+      void waiters.add(i, i);
+      waiters.expire(i, 'timeout');
+    }
+    expect(waiters.size).toBe(0);
+    // Internal arrays are compacted: adding and settling one more still works and is cheap.
+    void waiters.add(20_000, 20_000);
+    expect(waiters.settleUpTo(20_000, 'ok')).toBe(1);
+  });
+});
