@@ -1,0 +1,202 @@
+// Talking to nameservers: the configured list (`h:p,h:p`) or a DNS name resolved to all its
+// addresses (re-resolved on an interval), with failover — a nameserver that does not answer is
+// left for the next one, and the one that answered is used first next time. Nameserver errors
+// with a meaning (TOPIC_NOT_FOUND…) are returned at once, not failed over.
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { parseAddressList, parseHostPort, formatHostPort } from '../common/addresses.js';
+import { ConveyorError, ErrorCode } from '../common/errors.js';
+import type { ClientMethod } from '../common/grpc.js';
+import type { Logger } from '../common/logging.js';
+import { silentLogger } from '../common/logging.js';
+import { NameServerService, type conveyor } from '../proto/index.js';
+import type { BrokerConnections } from './broker-connections.js';
+import { codeOf, isUnreachable } from './retry-policy.js';
+
+/** Deadline of one nameserver request. */
+export const NAMESERVER_TIMEOUT_MS_DEFAULT = 3_000;
+/** How often DNS names in the nameserver list are resolved again (Kubernetes pods come and go). */
+export const NAMESERVER_RESOLVE_INTERVAL_MS_DEFAULT = 30_000;
+/** Addresses one DNS name may expand to: a nameserver fleet is a handful of processes. */
+export const NAMESERVER_ADDRESSES_MAX = 64;
+
+/** The default list when nothing is configured (also the CLI's). */
+export const NAMESERVERS_DEFAULT = '127.0.0.1:9876';
+
+export type NameserverTransport = <Req, Res>(address: string, method: ClientMethod<Req, Res>, request: Req, deadlineMs: number) => Promise<Res>;
+export type HostLookup = (host: string) => Promise<string[]>;
+
+export interface DiscoveryOptions {
+  nameservers: string | readonly string[];
+  requestTimeoutMs?: number;
+  resolveIntervalMs?: number;
+  log?: Logger;
+  now?: () => number;
+  /** DNS resolution (default: dns.promises.lookup with all: true). */
+  lookup?: HostLookup;
+}
+
+/**
+ * Which nameserver to ask first (pure). The last one that answered stays first; a failed one
+ * moves the start to the next address.
+ */
+export class NameserverRotation {
+  private addressList: string[] = [];
+  private start = 0;
+
+  get addresses(): readonly string[] {
+    return this.addressList;
+  }
+
+  /** Replaces the list, keeping the preferred address first if it is still there. */
+  update(addresses: readonly string[]): void {
+    const preferred = this.addressList[this.start];
+    this.addressList = [...new Set(addresses)];
+    const index = preferred === undefined ? -1 : this.addressList.indexOf(preferred);
+    this.start = index >= 0 ? index : 0;
+  }
+
+  /** Addresses in the order to try them. */
+  order(): string[] {
+    const n = this.addressList.length;
+    return Array.from({ length: n }, (_, i) => this.addressList[(this.start + i) % n] as string);
+  }
+
+  succeeded(address: string): void {
+    const index = this.addressList.indexOf(address);
+    if (index >= 0) this.start = index;
+  }
+
+  failed(address: string): void {
+    if (this.addressList[this.start] === address) this.start = (this.start + 1) % Math.max(this.addressList.length, 1);
+  }
+}
+
+interface Entry {
+  host: string;
+  port: number;
+  /** Needs DNS resolution (a name, not an IP literal). */
+  dns: boolean;
+}
+
+async function lookupAll(host: string): Promise<string[]> {
+  const found = await dnsLookup(host, { all: true });
+  return found.map((a) => a.address);
+}
+
+export class Discovery {
+  readonly rotation = new NameserverRotation();
+  private readonly entries: Entry[];
+  private readonly requestTimeoutMs: number;
+  private readonly resolveIntervalMs: number;
+  private readonly lookup: HostLookup;
+  private readonly now: () => number;
+  private readonly log: Logger;
+  private resolvedAtMs = Number.NEGATIVE_INFINITY;
+  private resolving: Promise<void> | undefined;
+
+  constructor(options: DiscoveryOptions, private readonly transport: NameserverTransport) {
+    const list = parseAddressList(typeof options.nameservers === 'string' ? options.nameservers : [...options.nameservers], 'nameserver address');
+    if (list.length === 0) {
+      throw new ConveyorError(ErrorCode.INVALID_ARGUMENT, 'no nameserver address given: pass host:port[,host:port…] (or a DNS name:port that resolves to all of them)', {});
+    }
+    this.entries = list.map((text) => {
+      const { host, port } = parseHostPort(text, 'nameserver address');
+      return { host, port, dns: isIP(host) === 0 };
+    });
+    this.requestTimeoutMs = options.requestTimeoutMs ?? NAMESERVER_TIMEOUT_MS_DEFAULT;
+    this.resolveIntervalMs = options.resolveIntervalMs ?? NAMESERVER_RESOLVE_INTERVAL_MS_DEFAULT;
+    this.lookup = options.lookup ?? lookupAll;
+    this.now = options.now ?? Date.now;
+    this.log = (options.log ?? silentLogger()).child({ component: 'discovery' });
+    if (!this.entries.some((e) => e.dns)) {
+      this.rotation.update(this.entries.map((e) => formatHostPort(e.host, e.port)));
+      this.resolvedAtMs = Number.POSITIVE_INFINITY;
+    }
+  }
+
+  /** Asks nameservers in turn until one answers; meaningful errors (e.g. TOPIC_NOT_FOUND) are thrown at once. */
+  async call<Req, Res>(method: ClientMethod<Req, Res>, request: Req): Promise<Res> {
+    await this.resolveIfDue(false);
+    let tried = await this.tryAll(method, request);
+    if ('value' in tried) return tried.value;
+    // Every address failed: the DNS answer may be stale (pods replaced), so resolve once more.
+    if (this.entries.some((e) => e.dns)) {
+      await this.resolveIfDue(true);
+      tried = await this.tryAll(method, request);
+      if ('value' in tried) return tried.value;
+    }
+    const addresses = this.rotation.addresses.join(', ') || '(none resolved)';
+    throw new ConveyorError(
+      ErrorCode.SERVICE_UNAVAILABLE,
+      `no nameserver answered (tried ${addresses}): ${tried.last instanceof Error ? tried.last.message : 'no address'}`,
+      { nameservers: addresses },
+      { cause: tried.last },
+    );
+  }
+
+  getRoute(topic: string): Promise<conveyor.TopicRoute> {
+    return this.call(NameServerService.getRoute, { topic });
+  }
+
+  getClusterInfo(): Promise<conveyor.ClusterInfo> {
+    return this.call(NameServerService.getClusterInfo, {});
+  }
+
+  getTopicList(): Promise<conveyor.TopicList> {
+    return this.call(NameServerService.getTopicList, {});
+  }
+
+  private async tryAll<Req, Res>(method: ClientMethod<Req, Res>, request: Req): Promise<{ value: Res } | { last: unknown }> {
+    let last: unknown;
+    for (const address of this.rotation.order()) {
+      try {
+        const value = await this.transport(address, method, request, this.requestTimeoutMs);
+        this.rotation.succeeded(address);
+        return { value };
+      } catch (err) {
+        if (!isUnreachable(codeOf(err))) throw err;
+        this.log.debug({ address, err }, 'nameserver did not answer, trying the next');
+        this.rotation.failed(address);
+        last = err;
+      }
+    }
+    return { last };
+  }
+
+  private resolveIfDue(force: boolean): Promise<void> {
+    if (!force && this.now() - this.resolvedAtMs < this.resolveIntervalMs) return Promise.resolve();
+    this.resolving ??= this.resolve().finally(() => (this.resolving = undefined));
+    return this.resolving;
+  }
+
+  private async resolve(): Promise<void> {
+    const addresses: string[] = [];
+    const problems: string[] = [];
+    for (const entry of this.entries) {
+      if (!entry.dns) {
+        addresses.push(formatHostPort(entry.host, entry.port));
+        continue;
+      }
+      try {
+        const found = await this.lookup(entry.host);
+        for (const ip of found.slice(0, NAMESERVER_ADDRESSES_MAX)) addresses.push(formatHostPort(ip, entry.port));
+      } catch (err) {
+        problems.push(`${entry.host}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    this.resolvedAtMs = this.now();
+    if (addresses.length > 0) {
+      this.rotation.update(addresses);
+      this.log.debug({ addresses }, 'nameservers resolved');
+    } else if (this.rotation.addresses.length === 0) {
+      throw new ConveyorError(ErrorCode.SERVICE_UNAVAILABLE, `cannot resolve any nameserver address: ${problems.join('; ')}`, {});
+    }
+    // A failed lookup keeps the addresses resolved before: nameservers rarely all move at once.
+  }
+}
+
+/** The transport over real gRPC channels. */
+export function grpcTransport(connections: BrokerConnections): NameserverTransport {
+  return (address, method, request, deadlineMs) => connections.call(address, method, request, { deadlineMs });
+}

@@ -1,0 +1,55 @@
+// Client-generated message ids (DESIGN.md §1): unique, kept across retries, the key the broker
+// de-duplicates on. Format: 32 lowercase hex characters =
+//   12 hex  milliseconds since the Unix epoch (48 bits; sorts by creation time)
+//   12 hex  random per generator (48 bits, from crypto; tells processes apart)
+//    8 hex  counter per generator (32 bits, wraps; tells ids of one generator apart)
+import { randomBytes } from 'node:crypto';
+import { ConveyorError, ErrorCode } from '../common/errors.js';
+
+export const MESSAGE_ID_HEX_LENGTH = 32;
+/** Ids a user supplies: printable, bounded so the broker's de-duplication window stays small. */
+export const MESSAGE_ID_LENGTH_MAX = 128;
+const USER_ID_PATTERN = /^[\x21-\x7e]+$/;
+const COUNTER_MODULUS = 0x1_0000_0000;
+
+export class MessageIdGenerator {
+  private readonly instanceHex: string;
+  private counter: number;
+
+  constructor(private readonly now: () => number = Date.now, random: (bytes: number) => Buffer = randomBytes) {
+    const seed = random(10);
+    this.instanceHex = seed.subarray(0, 6).toString('hex');
+    // Start the counter at a random point so two generators seeded alike still differ in time.
+    this.counter = seed.readUInt32BE(6);
+  }
+
+  next(): string {
+    const time = Math.max(0, Math.floor(this.now())) % 2 ** 48;
+    this.counter = (this.counter + 1) % COUNTER_MODULUS;
+    return time.toString(16).padStart(12, '0') + this.instanceHex + this.counter.toString(16).padStart(8, '0');
+  }
+}
+
+const shared = new MessageIdGenerator();
+
+/** A fresh id from the process-wide generator. */
+export function createMessageId(): string {
+  return shared.next();
+}
+
+/** The creation time encoded in an id this library generated (undefined for user-supplied ids). */
+export function messageIdTimestampMs(id: string): number | undefined {
+  return /^[0-9a-f]{32}$/.test(id) ? parseInt(id.slice(0, 12), 16) : undefined;
+}
+
+/** Checks an id a user supplied: 1 to 128 printable ASCII characters, no spaces. */
+export function validateMessageId(id: string): string {
+  if (id.length === 0 || id.length > MESSAGE_ID_LENGTH_MAX || !USER_ID_PATTERN.test(id)) {
+    throw new ConveyorError(
+      ErrorCode.INVALID_ARGUMENT,
+      `invalid message id '${id.slice(0, 40)}': use 1 to ${MESSAGE_ID_LENGTH_MAX} printable ASCII characters without spaces, or leave it out to get a generated one`,
+      { messageId: id.slice(0, 40) },
+    );
+  }
+  return id;
+}

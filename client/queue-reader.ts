@@ -1,0 +1,137 @@
+// Reading one queue: pull (long poll), queue range, offset for a timestamp. Reads go to the
+// broker group's master first and, when it does not answer, to its slaves (DESIGN.md §6: consumers
+// go on reading from a slave when the master is gone). Shared by both consumers and admin.
+import { ConveyorError, ErrorCode } from '../common/errors.js';
+import type { ClientMethod } from '../common/grpc.js';
+import { BrokerService, conveyor } from '../proto/index.js';
+import type { ClientContext } from './client-context.js';
+import { messagesFromRecords, type Message } from './message.js';
+import { codeOf, isUnreachable, refreshesRoute } from './retry-policy.js';
+import { readAddresses, type MessageQueue } from './route.js';
+
+/** Long-poll hold asked of the broker when a queue has nothing new (the broker caps it too). */
+export const PULL_LONG_POLL_MS_DEFAULT = 15_000;
+/** Extra deadline on top of the long-poll hold: the answer's own time on the wire. */
+export const PULL_DEADLINE_MARGIN_MS = 5_000;
+/** Bytes one pull answer may carry (at least one record is always returned). */
+export const PULL_MAX_BYTES_DEFAULT = 8 * 1024 * 1024;
+/** Messages one pull may ask for. */
+export const PULL_MAX_COUNT_MAX = 1_024;
+
+export type PullStatus = 'FOUND' | 'NO_NEW_MESSAGE' | 'NO_MATCHED_MESSAGE';
+
+export interface PullResult {
+  readonly status: PullStatus;
+  readonly messages: Message[];
+  /** Where the next pull starts. */
+  readonly nextOffset: number;
+  /** The queue's lowest stored offset. */
+  readonly minOffset: number;
+  /** One past the queue's last stored offset. */
+  readonly maxOffset: number;
+  /** Who answered: 0 the master, >= 1 a slave. */
+  readonly brokerId: number;
+}
+
+export interface PullRequestOptions {
+  group: string;
+  maxCount: number;
+  maxBytes?: number;
+  tagExpression?: string;
+  /** Long-poll hold; 0 answers at once. */
+  maxWaitMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Calls `method` on the queue's broker group: master first, then slaves, on unreachable errors only. */
+export async function callBrokerGroup<Req, Res>(
+  context: ClientContext,
+  queue: MessageQueue,
+  method: ClientMethod<Req, Res>,
+  request: Req,
+  options: { deadlineMs: number; signal?: AbortSignal },
+): Promise<Res> {
+  const route = await context.routes.get(queue.topic);
+  const addresses = readAddresses(route, queue.brokerName);
+  if (addresses.length === 0) {
+    context.routes.refreshSoon(queue.topic);
+    throw new ConveyorError(ErrorCode.NO_ROUTE, `no live broker of group '${queue.brokerName}' serves topic '${queue.topic}'`, { topic: queue.topic, broker: queue.brokerName });
+  }
+  let last: unknown;
+  for (const address of addresses) {
+    try {
+      return await context.connections.call(address, method, request, options);
+    } catch (err) {
+      const code = codeOf(err);
+      if (refreshesRoute(code)) context.routes.refreshSoon(queue.topic);
+      if (!isUnreachable(code) || options.signal?.aborted) throw err;
+      last = err;
+    }
+  }
+  throw last;
+}
+
+export async function pullQueue(context: ClientContext, queue: MessageQueue, offset: number, options: PullRequestOptions): Promise<PullResult> {
+  const maxCount = Math.min(Math.max(1, Math.floor(options.maxCount)), PULL_MAX_COUNT_MAX);
+  const maxWaitMs = options.maxWaitMs ?? 0;
+  const response = await callBrokerGroup(
+    context,
+    queue,
+    BrokerService.pull,
+    {
+      consumerGroup: options.group,
+      topic: queue.topic,
+      queueId: queue.queueId,
+      queueOffset: offset,
+      maxCount,
+      maxBytes: options.maxBytes ?? PULL_MAX_BYTES_DEFAULT,
+      tagExpression: options.tagExpression ?? '*',
+      maxWaitMs,
+    },
+    { deadlineMs: maxWaitMs + PULL_DEADLINE_MARGIN_MS, signal: options.signal },
+  );
+  const status = pullStatus(response.status);
+  const messages = status === 'FOUND' ? messagesFromRecords(response.records, response.brokerName || queue.brokerName) : [];
+  return {
+    status,
+    messages,
+    nextOffset: Number(response.nextQueueOffset),
+    minOffset: Number(response.minQueueOffset),
+    maxOffset: Number(response.maxQueueOffset),
+    brokerId: Number(response.brokerId),
+  };
+}
+
+function pullStatus(status: conveyor.PullStatus): PullStatus {
+  switch (status) {
+    case conveyor.PullStatus.PULL_FOUND: return 'FOUND';
+    case conveyor.PullStatus.PULL_NO_NEW_MESSAGE: return 'NO_NEW_MESSAGE';
+    case conveyor.PullStatus.PULL_NO_MATCHED_MESSAGE: return 'NO_MATCHED_MESSAGE';
+    default: return 'NO_NEW_MESSAGE';
+  }
+}
+
+/** [minOffset, maxOffset) of a queue. */
+export async function queueRange(context: ClientContext, queue: MessageQueue): Promise<{ minOffset: number; maxOffset: number }> {
+  const answer = await callBrokerGroup(context, queue, BrokerService.getQueueRange, { topic: queue.topic, queueId: queue.queueId }, { deadlineMs: context.requestTimeoutMs });
+  return { minOffset: Number(answer.minQueueOffset), maxOffset: Number(answer.maxQueueOffset) };
+}
+
+/** The first offset stored at or after `timestampMs`. */
+export async function searchOffset(context: ClientContext, queue: MessageQueue, timestampMs: number): Promise<number> {
+  const answer = await callBrokerGroup(context, queue, BrokerService.searchOffset, { topic: queue.topic, queueId: queue.queueId, timestampMs }, { deadlineMs: context.requestTimeoutMs });
+  return Number(answer.queueOffset);
+}
+
+/**
+ * Where to go on after OFFSET_OUT_OF_RANGE: the nearest end of the valid range the broker sent
+ * (fields minOffset / maxOffset), or asked for with GetQueueRange.
+ */
+export async function offsetAfterOutOfRange(context: ClientContext, queue: MessageQueue, offset: number, err: ConveyorError): Promise<number> {
+  let min = Number(err.fields.minOffset ?? err.fields.minQueueOffset);
+  let max = Number(err.fields.maxOffset ?? err.fields.maxQueueOffset);
+  if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max)) {
+    ({ minOffset: min, maxOffset: max } = await queueRange(context, queue));
+  }
+  return offset < min ? min : Math.min(Math.max(offset, min), max);
+}
