@@ -2,29 +2,24 @@
 // addresses (re-resolved on an interval), with failover — a nameserver that does not answer is
 // left for the next one, and the one that answered is used first next time. Nameserver errors
 // with a meaning (TOPIC_NOT_FOUND…) are returned at once, not failed over.
-import { lookup as dnsLookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
-import { parseAddressList, parseHostPort, formatHostPort } from '../common/addresses.js';
 import { ConveyorError, ErrorCode } from '../common/errors.js';
 import type { ClientMethod } from '../common/grpc.js';
 import type { Logger } from '../common/logging.js';
 import { silentLogger } from '../common/logging.js';
+import { NameserverList, type HostLookup } from '../common/nameserver-list.js';
 import { NameServerService, type conveyor } from '../proto/index.js';
 import type { BrokerConnections } from './broker-connections.js';
 import { codeOf, isUnreachable } from './retry-policy.js';
 
+export { NAMESERVER_RESOLVE_INTERVAL_MS_DEFAULT, NAMESERVER_ADDRESSES_MAX, type HostLookup } from '../common/nameserver-list.js';
+
 /** Deadline of one nameserver request. */
 export const NAMESERVER_TIMEOUT_MS_DEFAULT = 3_000;
-/** How often DNS names in the nameserver list are resolved again (Kubernetes pods come and go). */
-export const NAMESERVER_RESOLVE_INTERVAL_MS_DEFAULT = 30_000;
-/** Addresses one DNS name may expand to: a nameserver fleet is a handful of processes. */
-export const NAMESERVER_ADDRESSES_MAX = 64;
 
 /** The default list when nothing is configured (also the CLI's). */
 export const NAMESERVERS_DEFAULT = '127.0.0.1:9876';
 
 export type NameserverTransport = <Req, Res>(address: string, method: ClientMethod<Req, Res>, request: Req, deadlineMs: number) => Promise<Res>;
-export type HostLookup = (host: string) => Promise<string[]>;
 
 export interface DiscoveryOptions {
   nameservers: string | readonly string[];
@@ -72,57 +67,33 @@ export class NameserverRotation {
   }
 }
 
-interface Entry {
-  host: string;
-  port: number;
-  /** Needs DNS resolution (a name, not an IP literal). */
-  dns: boolean;
-}
-
-async function lookupAll(host: string): Promise<string[]> {
-  const found = await dnsLookup(host, { all: true });
-  return found.map((a) => a.address);
-}
-
 export class Discovery {
   readonly rotation = new NameserverRotation();
-  private readonly entries: Entry[];
+  private readonly nameservers: NameserverList;
   private readonly requestTimeoutMs: number;
-  private readonly resolveIntervalMs: number;
-  private readonly lookup: HostLookup;
-  private readonly now: () => number;
   private readonly log: Logger;
-  private resolvedAtMs = Number.NEGATIVE_INFINITY;
-  private resolving: Promise<void> | undefined;
 
   constructor(options: DiscoveryOptions, private readonly transport: NameserverTransport) {
-    const list = parseAddressList(typeof options.nameservers === 'string' ? options.nameservers : [...options.nameservers], 'nameserver address');
-    if (list.length === 0) {
-      throw new ConveyorError(ErrorCode.INVALID_ARGUMENT, 'no nameserver address given: pass host:port[,host:port…] (or a DNS name:port that resolves to all of them)', {});
-    }
-    this.entries = list.map((text) => {
-      const { host, port } = parseHostPort(text, 'nameserver address');
-      return { host, port, dns: isIP(host) === 0 };
+    this.log = (options.log ?? silentLogger()).child({ component: 'discovery' });
+    this.nameservers = new NameserverList({
+      nameservers: options.nameservers,
+      resolveIntervalMs: options.resolveIntervalMs,
+      lookup: options.lookup,
+      now: options.now,
+      log: this.log,
     });
     this.requestTimeoutMs = options.requestTimeoutMs ?? NAMESERVER_TIMEOUT_MS_DEFAULT;
-    this.resolveIntervalMs = options.resolveIntervalMs ?? NAMESERVER_RESOLVE_INTERVAL_MS_DEFAULT;
-    this.lookup = options.lookup ?? lookupAll;
-    this.now = options.now ?? Date.now;
-    this.log = (options.log ?? silentLogger()).child({ component: 'discovery' });
-    if (!this.entries.some((e) => e.dns)) {
-      this.rotation.update(this.entries.map((e) => formatHostPort(e.host, e.port)));
-      this.resolvedAtMs = Number.POSITIVE_INFINITY;
-    }
+    this.rotation.update(this.nameservers.addresses);
   }
 
   /** Asks nameservers in turn until one answers; meaningful errors (e.g. TOPIC_NOT_FOUND) are thrown at once. */
   async call<Req, Res>(method: ClientMethod<Req, Res>, request: Req): Promise<Res> {
-    await this.resolveIfDue(false);
+    await this.resolve(false);
     let tried = await this.tryAll(method, request);
     if ('value' in tried) return tried.value;
     // Every address failed: the DNS answer may be stale (pods replaced), so resolve once more.
-    if (this.entries.some((e) => e.dns)) {
-      await this.resolveIfDue(true);
+    if (this.nameservers.hasDnsNames) {
+      await this.resolve(true);
       tried = await this.tryAll(method, request);
       if ('value' in tried) return tried.value;
     }
@@ -164,35 +135,8 @@ export class Discovery {
     return { last };
   }
 
-  private resolveIfDue(force: boolean): Promise<void> {
-    if (!force && this.now() - this.resolvedAtMs < this.resolveIntervalMs) return Promise.resolve();
-    this.resolving ??= this.resolve().finally(() => (this.resolving = undefined));
-    return this.resolving;
-  }
-
-  private async resolve(): Promise<void> {
-    const addresses: string[] = [];
-    const problems: string[] = [];
-    for (const entry of this.entries) {
-      if (!entry.dns) {
-        addresses.push(formatHostPort(entry.host, entry.port));
-        continue;
-      }
-      try {
-        const found = await this.lookup(entry.host);
-        for (const ip of found.slice(0, NAMESERVER_ADDRESSES_MAX)) addresses.push(formatHostPort(ip, entry.port));
-      } catch (err) {
-        problems.push(`${entry.host}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
-    this.resolvedAtMs = this.now();
-    if (addresses.length > 0) {
-      this.rotation.update(addresses);
-      this.log.debug({ addresses }, 'nameservers resolved');
-    } else if (this.rotation.addresses.length === 0) {
-      throw new ConveyorError(ErrorCode.SERVICE_UNAVAILABLE, `cannot resolve any nameserver address: ${problems.join('; ')}`, {});
-    }
-    // A failed lookup keeps the addresses resolved before: nameservers rarely all move at once.
+  private async resolve(force: boolean): Promise<void> {
+    this.rotation.update(await this.nameservers.resolveIfDue(force));
   }
 }
 
