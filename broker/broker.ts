@@ -1,19 +1,20 @@
-// The broker process without its shell: opens the store, loads topic configs, serves
-// BrokerService over gRPC, registers with every nameserver, exposes /healthz /readyz /metrics,
-// and stops cleanly. `Broker.start` resolves once the gRPC port is bound and the first
+// The broker process without its shell: opens the store, loads topic configs, starts replication
+// (master: serves it; slave: copies the master), serves BrokerService over gRPC, registers with
+// every nameserver, exposes /healthz /readyz /metrics, and stops cleanly. `Broker.start` resolves once the gRPC port is bound and the first
 // registration round has run; /readyz is 200 once at least one nameserver accepted this broker.
 import * as grpc from '@grpc/grpc-js';
 import { formatHostPort } from '../common/addresses.js';
 import { SERVER_OPTIONS, bindServer, shutdownServer } from '../common/grpc.js';
 import { createMetricsRegistry, startOpsServer, type OpsServer } from '../common/http.js';
 import type { Logger } from '../common/logging.js';
-import { BrokerService } from '../proto/index.js';
+import { BrokerService, ReplicationService } from '../proto/index.js';
 import type { BrokerConfig } from './config.js';
 import { ConsumerGroupTable } from './consumer-groups.js';
 import { DedupWindow } from './dedup-window.js';
 import { LongPollTable } from './long-poll.js';
 import { createBrokerMetrics, type BrokerMetrics } from './metrics.js';
 import { Registration } from './registration.js';
+import { startBrokerReplication, type BrokerReplication } from './replication.js';
 import { AdminService } from './services/admin.js';
 import { ConsumerService } from './services/consumers.js';
 import { isMaster, type BrokerIdentity, type ServiceContext } from './services/context.js';
@@ -51,6 +52,7 @@ export class Broker {
       gate: RequestGate;
       longPolls: LongPollTable;
       registration: Registration;
+      replication: BrokerReplication;
       unsubscribeDispatch: () => void;
       metrics: BrokerMetrics;
     },
@@ -67,17 +69,28 @@ export class Broker {
     const identity: BrokerIdentity = { clusterName: config.clusterName, brokerName: config.brokerName, brokerId: config.brokerId, flushMode: config.flushMode, replicationMode: config.replicationMode };
     const registry = createMetricsRegistry(`${config.brokerName}-${config.brokerId}`);
     let broker: Broker | undefined;
+    let replication: BrokerReplication | undefined;
+    let store: MessageStore | undefined;
     const ops = await startOpsServer({
       host: config.host,
       port: config.httpPort,
       registry,
       isReady: () => broker?.ready ?? false,
-      status: () => ({ role: isMaster(identity) ? 'master' : 'slave', clusterName: identity.clusterName, brokerName: identity.brokerName, brokerId: identity.brokerId, port: broker?.port }),
+      status: () => ({
+        role: isMaster(identity) ? 'master' : 'slave',
+        clusterName: identity.clusterName,
+        brokerName: identity.brokerName,
+        brokerId: identity.brokerId,
+        port: broker?.port,
+        replicationMode: identity.replicationMode,
+        maxPhysicalOffset: store?.maxPhysicalOffset,
+        ...replication?.status(),
+      }),
       log: log.child({ component: 'ops-http' }),
     });
     const closeOnFailure: Array<() => Promise<unknown>> = [() => ops.close()];
     try {
-      const store = await MessageStore.open({
+      const opened = await MessageStore.open({
         dataDir: config.dataDir,
         segmentBytes: config.segmentBytes,
         flushMode: config.flushMode,
@@ -86,41 +99,56 @@ export class Broker {
         clock,
         log,
       });
-      closeOnFailure.unshift(() => store.close());
+      store = opened;
+      closeOnFailure.unshift(() => opened.close());
 
       let registration: Registration | undefined;
       const topics = new TopicManager({
-        meta: store.meta,
+        meta: opened.meta,
         autoCreateTopics: config.autoCreateTopics,
         defaultQueueCount: config.defaultQueueCount,
-        onChange: () => registration?.topicsChanged(),
+        onChange: () => {
+          replication?.configsChanged();
+          return registration?.topicsChanged();
+        },
         log: log.child({ component: 'topics' }),
       });
       const topicCount = await topics.load();
+      const started = startBrokerReplication({
+        config,
+        store: opened,
+        topics,
+        log,
+        clock,
+      });
+      replication = started;
+      closeOnFailure.unshift(() => started.close());
       const gate = new RequestGate();
       const dedup = new DedupWindow({ windowMs: config.dedupWindowMs, startedAtMs: clock() });
       const longPolls = new LongPollTable();
       const metrics = createBrokerMetrics(registry, {
-        store: { minPhysicalOffset: () => store.minPhysicalOffset, maxPhysicalOffset: () => store.maxPhysicalOffset, flushedPhysicalOffset: () => store.flushedPhysicalOffset },
+        store: { minPhysicalOffset: () => opened.minPhysicalOffset, maxPhysicalOffset: () => opened.maxPhysicalOffset, flushedPhysicalOffset: () => opened.flushedPhysicalOffset },
         dedupEntries: () => dedup.size,
         topicCount: () => topics.size,
         longPollWaiting: () => longPolls.size,
         inFlightRequests: () => gate.inFlight,
+        replication: started,
       });
       const ctx: ServiceContext = {
         identity,
-        store,
+        store: opened,
         topics,
         consumers: new ConsumerGroupTable({ expiryMs: config.consumerExpiryMs }),
         dedup,
         longPolls,
         metrics,
+        replication: started,
         longPollMaxMs: config.longPollMaxMs,
         clock,
         isStopping: () => gate.isClosed,
         log: log.child({ component: 'services' }),
       };
-      const unsubscribeDispatch = store.onDispatch((topic, queueId, maxQueueOffset) => {
+      const unsubscribeDispatch = opened.onDispatch((topic, queueId, maxQueueOffset) => {
         longPolls.notify(topic, queueId, maxQueueOffset);
       });
       closeOnFailure.unshift(async () => unsubscribeDispatch());
@@ -128,9 +156,11 @@ export class Broker {
       const server = new grpc.Server(SERVER_OPTIONS);
       const services = { send: new SendService(ctx), pull: new PullService(ctx), offsets: new OffsetService(ctx), consumers: new ConsumerService(ctx), admin: new AdminService(ctx) };
       server.addService(BrokerService, createBrokerHandlers(services, gate, metrics, log.child({ component: 'rpc' })));
+      // Replication shares the broker's gRPC port (no separate HA port): slaves dial the address the master registers.
+      if (started.handlers !== undefined) server.addService(ReplicationService, started.handlers);
       const port = await bindServer(server, config.host, config.port);
       closeOnFailure.unshift(() => shutdownServer(server, 0));
-      log.info({ port, httpPort: ops.port, topics: topicCount, maxPhysicalOffset: store.maxPhysicalOffset }, 'broker listening');
+      log.info({ port, httpPort: ops.port, role: started.role, replicationMode: config.replicationMode, topics: topicCount, maxPhysicalOffset: opened.maxPhysicalOffset }, 'broker listening');
 
       const brokerAddress = formatHostPort(config.advertisedHost, port);
       const httpAddress = formatHostPort(config.advertisedHost, ops.port);
@@ -144,10 +174,11 @@ export class Broker {
           brokerName: identity.brokerName,
           brokerId: identity.brokerId,
           brokerAddress,
-          haAddress: '',
+          haAddress: started.role === 'master' ? brokerAddress : '',
           httpAddress,
           topics: topics.list().map((t) => ({ ...t })),
         }),
+        onMasterAddress: (address) => started.masterAddressAnswered(address),
         onRound: (nameserver, ok) => {
           metrics.registrations.inc({ nameserver, result: ok ? 'ok' : 'failed' });
           broker?.announceIfReady();
@@ -155,7 +186,7 @@ export class Broker {
       });
       const registered = registration;
       closeOnFailure.unshift(() => registered.stop({ unregister: false }));
-      broker = new Broker(config, identity, port, ops.port, { log, store, server, ops, gate, longPolls, registration, unsubscribeDispatch, metrics });
+      broker = new Broker(config, identity, port, ops.port, { log, store: opened, server, ops, gate, longPolls, registration, replication: started, unsubscribeDispatch, metrics });
       await registration.start();
       broker.announceIfReady();
       return broker;
@@ -173,7 +204,8 @@ export class Broker {
 
   /**
    * Clean shutdown: refuse new calls (SHUTTING_DOWN), answer held pulls, wait for in-flight calls,
-   * close the gRPC server, close the store (flush), unregister from every nameserver, close HTTP.
+   * stop replication (master: end the slaves' streams; slave: stop copying), close the gRPC server,
+   * close the store (flush), unregister from every nameserver, close HTTP.
    */
   stop(): Promise<void> {
     this.stopping ??= this.shutdown();
@@ -181,11 +213,14 @@ export class Broker {
   }
 
   private async shutdown(): Promise<void> {
-    const { log, gate, longPolls, server, store, registration, ops, unsubscribeDispatch } = this.parts;
+    const { log, gate, longPolls, server, store, registration, replication, ops, unsubscribeDispatch } = this.parts;
     gate.close();
     const held = longPolls.wakeAll();
     const drained = await gate.drained(DRAIN_TIMEOUT_MS);
     log.info({ heldPullsAnswered: held, drained, inFlight: gate.inFlight }, 'requests drained');
+    // Sync sends still waiting are answered SLAVE_NOT_AVAILABLE; a slave's append in flight finishes.
+    await replication.close();
+    log.info({ role: replication.role }, 'replication stopped');
     await shutdownServer(server, SERVER_SHUTDOWN_GRACE_MS);
     unsubscribeDispatch();
     await store.close();

@@ -1,11 +1,24 @@
-// Prometheus metrics of the broker (prom-client), all prefixed conveyor_broker_. Topic labels are
-// bounded by TOPICS_MAX (broker/topics.ts); method and status labels by the proto.
+// Prometheus metrics of the broker (prom-client), prefixed conveyor_broker_ (replication's
+// conveyor_replication_). Topic labels are bounded by TOPICS_MAX (broker/topics.ts); method and
+// status labels by the proto.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface StoreGauges {
   minPhysicalOffset(): number;
   maxPhysicalOffset(): number;
   flushedPhysicalOffset(): number;
+}
+
+/** Replication as the gauges read it (broker/replication.ts). */
+export interface ReplicationGauges {
+  /** Master: the worst connected slave; slave: its own lag. */
+  lag(): { bytes: number; ms: number };
+  /** Master: slaves with an open stream; slave: 0. */
+  connectedSlaves(): number;
+  /** Slave: 1 while its stream to the master is open; master: 0. */
+  masterConnected(): number;
+  /** Master: sync sends answered SLAVE_TIMEOUT at once because SYNC_WAITERS_MAX already waited. */
+  waitersRejected(): number;
 }
 
 export interface BrokerMetrics {
@@ -20,6 +33,8 @@ export interface BrokerMetrics {
   longPollWaiting: Gauge;
   longPollWokenEarly: Counter;
   registrations: Counter<'nameserver' | 'result'>;
+  /** Sync sends by the replication wait's answer (OK, SLAVE_TIMEOUT, SLAVE_NOT_AVAILABLE). */
+  syncReplication: Counter<'status'>;
 }
 
 export interface MetricsSources {
@@ -28,6 +43,7 @@ export interface MetricsSources {
   topicCount: () => number;
   longPollWaiting: () => number;
   inFlightRequests: () => number;
+  replication: ReplicationGauges;
 }
 
 export function createBrokerMetrics(registry: Registry, sources: MetricsSources): BrokerMetrics {
@@ -41,6 +57,22 @@ export function createBrokerMetrics(registry: Registry, sources: MetricsSources)
   gauge('conveyor_broker_dedup_window_entries', 'message ids remembered in memory for de-duplication', sources.dedupEntries);
   gauge('conveyor_broker_topics', 'topic configs on this broker', sources.topicCount);
   gauge('conveyor_broker_in_flight_requests', 'RPCs being served right now (held pulls included)', sources.inFlightRequests);
+  const { replication } = sources;
+  gauge('conveyor_replication_lag_bytes', 'master: commit-log bytes the worst connected slave has not flushed; slave: bytes behind its master', () => replication.lag().bytes);
+  gauge('conveyor_replication_lag_ms', 'master: how long ago its log passed the worst slave\'s offset; slave: the same for itself', () => replication.lag().ms);
+  gauge('conveyor_replication_connected_slaves', 'master: slaves with an open replication stream', replication.connectedSlaves);
+  gauge('conveyor_replication_master_connected', 'slave: 1 while its replication stream to the master is open', replication.masterConnected);
+  let rejectedSeen = 0;
+  new Counter({
+    name: 'conveyor_replication_sync_waiters_rejected_total',
+    help: 'master: sync sends answered SLAVE_TIMEOUT at once because too many sends already waited',
+    registers,
+    collect() {
+      const now = replication.waitersRejected();
+      if (now > rejectedSeen) this.inc(now - rejectedSeen);
+      rejectedSeen = now;
+    },
+  });
   return {
     requests: new Counter({ name: 'conveyor_broker_requests_total', help: 'RPCs answered, by method and result code', labelNames: ['method', 'code'], registers }),
     requestSeconds: new Histogram({
@@ -59,5 +91,6 @@ export function createBrokerMetrics(registry: Registry, sources: MetricsSources)
     longPollWaiting: new Gauge({ name: 'conveyor_broker_long_poll_waiting', help: 'pulls held waiting for their queue to grow', registers, collect() { this.set(sources.longPollWaiting()); } }),
     longPollWokenEarly: new Counter({ name: 'conveyor_broker_long_poll_woken_total', help: 'held pulls answered because a message landed (not by timeout)', registers }),
     registrations: new Counter({ name: 'conveyor_broker_registrations_total', help: 'registration calls to nameservers by result (ok, failed)', labelNames: ['nameserver', 'result'], registers }),
+    syncReplication: new Counter({ name: 'conveyor_replication_sync_sends_total', help: 'master, sync replication: sends by the wait\'s answer (OK, SLAVE_TIMEOUT, SLAVE_NOT_AVAILABLE)', labelNames: ['status'], registers }),
   };
 }

@@ -30,6 +30,12 @@ export interface RegistrationOptions {
   clock: () => number;
   log: Logger;
   onRound?: (nameserver: string, ok: boolean) => void;
+  /**
+   * A nameserver named this broker group's master (for a slave): its replication address, else its
+   * broker address. Called on every answer that names one; empty answers (no master registered)
+   * are not reported, so a slave keeps retrying the master it knew.
+   */
+  onMasterAddress?: (address: string) => void;
 }
 
 export class Registration {
@@ -142,9 +148,11 @@ export class Registration {
       [...this.clients].map(async ([address, client]) => {
         let ok = false;
         try {
-          await callUnary(client, NameServerService.registerBroker, request, REGISTER_DEADLINE_MS, address);
+          const response = await callUnary(client, NameServerService.registerBroker, request, REGISTER_DEADLINE_MS, address);
           ok = true;
           this.everSucceeded = true;
+          const master = response.masterHaAddress || response.masterAddress;
+          if (master !== '' && !this.stopped) this.options.onMasterAddress?.(master);
         } catch (err) {
           const log = this.lastOk.get(address) === false ? this.options.log.debug.bind(this.options.log) : this.options.log.warn.bind(this.options.log);
           log({ nameserver: address, err }, 'registration failed');

@@ -84,6 +84,9 @@ class SlaveStream {
   /** First report: handshake and start offset. Throws the refusal (the caller ends the stream). */
   open(report: conveyor.SlaveReport): void {
     const { store, identity, progress } = this.options;
+    // Named in the log even when the handshake is refused (register/unregister check identity, not id).
+    const claimedId = Number(report.handshake?.brokerId ?? 0);
+    this.brokerId = Number.isSafeInteger(claimedId) ? claimedId : 0;
     const brokerId = checkSlaveHandshake(identity, report.handshake);
     const requested = Number(report.durablePhysicalOffset);
     if (!Number.isSafeInteger(requested) || requested < 0) {
@@ -167,7 +170,10 @@ class SlaveStream {
   fail(err: unknown): void {
     if (this.closed) return;
     const error = isConveyorError(err) ? err : new ConveyorError(ErrorCode.INTERNAL, `replication stream failed: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err });
-    this.options.log.warn({ ...error.fields, brokerId: this.brokerId, peer: this.call.getPeer(), code: error.codeName, err: error.message }, 'replication stream ended with an error');
+    const fields = { ...error.fields, brokerId: this.brokerId, peer: this.call.getPeer(), code: error.codeName, err: error.message };
+    // The master's own clean shutdown ends every stream this way: expected, not a warning.
+    if (error.code === ErrorCode.SHUTTING_DOWN) this.options.log.info(fields, 'replication stream ended with an error');
+    else this.options.log.warn(fields, 'replication stream ended with an error');
     this.closed = true;
     this.call.emit('error', toServiceError(error));
     this.cleanUp();

@@ -179,7 +179,7 @@ export class ReplicationSlave {
     const { store, log } = this.options;
     let receivedAny = false;
     try {
-      await store.flush(); // the offset reported below must be durable, not only written
+      await store.flushCommitLog(); // the offset reported below must be durable, not only written
     } catch (err) {
       return { receivedAny, error: asConveyorError(err, 'flush before replication failed') };
     }
@@ -220,6 +220,7 @@ export class ReplicationSlave {
         lastMessageMs = this.clock();
         if (!this.connected) {
           this.connected = true;
+          this.lastError = undefined; // accepted: whatever ended the previous stream is over
           log.info({ master: address, startPhysicalOffset: start, masterMaxPhysicalOffset: message.masterMaxPhysicalOffset }, 'replicating from master');
         }
         this.noteMasterMax(message.masterMaxPhysicalOffset);
@@ -256,7 +257,7 @@ export class ReplicationSlave {
       while (this.flushWanted && !this.closed) {
         this.flushWanted = false;
         try {
-          await this.options.store.flush();
+          await this.options.store.flushCommitLog();
         } catch (err) {
           this.options.log.warn({ err: asConveyorError(err, 'flush failed').message }, 'slave flush after append failed');
           return;

@@ -172,10 +172,10 @@ export function startReplicationSlave(options: ReplicationSlaveStartOptions): Re
     ...(options.masterSilenceMsMax !== undefined ? { masterSilenceMsMax: options.masterSilenceMsMax } : {}),
   });
   const metadata = new MetadataSync({
-    client: () => slave.masterClient(),
+    client: () => (slave.masterAddress === undefined ? undefined : slave.masterClient()),
     target: options.metadataTarget ?? options.store.meta,
     intervalMs: options.metadataSyncIntervalMs ?? METADATA_SYNC_INTERVAL_MS_DEFAULT,
-    log: log.child({ component: 'metadata-sync' }),
+    log: options.log.child({ component: 'metadata-sync' }),
     ...(options.onMetadataApplied !== undefined ? { onApplied: options.onMetadataApplied } : {}),
   });
   slave.start();

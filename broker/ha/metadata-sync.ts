@@ -185,7 +185,8 @@ export async function applyMetadataSnapshot(
 }
 
 export interface MetadataSyncOptions {
-  client: () => grpc.Client;
+  /** The master's client; undefined while no master is known (the copy is skipped quietly). */
+  client: () => grpc.Client | undefined;
   target: MetadataTarget;
   intervalMs: number;
   log: Logger;
@@ -239,7 +240,9 @@ export class MetadataSync {
   private async copy(): Promise<void> {
     const { log } = this.options;
     try {
-      const snapshot = await callUnary(this.options.client(), ReplicationService.getMetadata, {}, METADATA_CALL_DEADLINE_MS, 'master');
+      const client = this.options.client();
+      if (client === undefined) return;
+      const snapshot = await callUnary(client, ReplicationService.getMetadata, {}, METADATA_CALL_DEADLINE_MS, 'master');
       if (this.closed) return;
       const applied = await applyMetadataSnapshot(this.options.target, snapshot, this.lastVersion);
       this.lastVersion = snapshot.dataVersion ?? undefined;

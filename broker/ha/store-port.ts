@@ -32,8 +32,11 @@ export interface SlaveStore {
    * master's first segment. Resolves once the whole records among them are written and dispatched.
    */
   appendCommitLogBytes(physicalOffset: number, bytes: Uint8Array): Promise<void>;
-  /** fsyncs everything written so far. */
-  flush(): Promise<void>;
+  /**
+   * fsyncs the commit log written so far (log only: consume queues and the index are derived from
+   * it and rebuilt by recovery, so they need no fsync before the slave acknowledges).
+   */
+  flushCommitLog(): Promise<void>;
   onFlushed(listener: (flushedPhysicalOffset: number) => void): () => void;
   readonly meta: MetadataTarget;
 }

@@ -1,4 +1,5 @@
 // Admin: topic and group configs, statistics, offsets per group, message lookup, broker status.
+// Configs are changed on masters only (a slave copies them from its master: NOT_MASTER).
 // Topic changes are persisted, then re-registered with every nameserver before the call answers
 // (broker/topics.ts onChange), so a route lookup right after UpsertTopic already lists this broker.
 import { ConveyorError, ErrorCode } from '../../common/errors.js';
@@ -19,12 +20,14 @@ export class AdminService {
   constructor(private readonly ctx: ServiceContext) {}
 
   async upsertTopic(request: conveyor.UpsertTopicRequest): Promise<conveyor.IUpsertTopicResponse> {
+    this.requireMaster('topic configs');
     const config = await this.ctx.topics.upsert(request.config ?? {});
     this.ctx.log.info({ ...config }, 'topic upserted');
     return {};
   }
 
   async deleteTopic(request: conveyor.DeleteTopicRequest): Promise<conveyor.IDeleteTopicResponse> {
+    this.requireMaster('topic configs');
     validateName('topic', request.topic);
     await this.ctx.topics.delete(request.topic);
     await this.ctx.store.deleteTopic(request.topic);
@@ -52,8 +55,10 @@ export class AdminService {
   }
 
   async upsertGroup(request: conveyor.UpsertGroupRequest): Promise<conveyor.IUpsertGroupResponse> {
+    this.requireMaster('group configs');
     const config = validateGroupConfig(request.config);
     await this.ctx.store.meta.putGroup(config);
+    this.ctx.replication.configsChanged();
     this.ctx.log.info({ ...config }, 'group upserted');
     return {};
   }
@@ -111,8 +116,23 @@ export class AdminService {
     return { records: Buffer.concat(records), recordCount: records.length };
   }
 
+  /**
+   * Configs are written on the master only: a slave mirrors the master's configs on every metadata
+   * copy, so a change made on the slave would be undone there (docs/replication.md).
+   */
+  private requireMaster(what: string): void {
+    const { identity } = this.ctx;
+    if (isMaster(identity)) return;
+    throw new ConveyorError(
+      ErrorCode.NOT_MASTER,
+      `broker ${identity.brokerName} id ${identity.brokerId} is a slave: it copies ${what} from its master; change them on the master (id 0) of the group`,
+      { brokerName: identity.brokerName, brokerId: identity.brokerId },
+    );
+  }
+
   getBrokerStatus(): conveyor.IBrokerStatus {
     const { identity, store } = this.ctx;
+    const lag = this.ctx.replication.lag();
     return {
       clusterName: identity.clusterName,
       brokerName: identity.brokerName,
@@ -120,8 +140,8 @@ export class AdminService {
       role: isMaster(identity) ? 'master' : 'slave',
       minPhysicalOffset: store.minPhysicalOffset,
       maxPhysicalOffset: store.maxPhysicalOffset,
-      replicationLagBytes: 0,
-      replicationLagMs: 0,
+      replicationLagBytes: lag.bytes,
+      replicationLagMs: lag.ms,
       flushMode: identity.flushMode,
       replicationMode: identity.replicationMode,
     };

@@ -1,6 +1,8 @@
-// What every service handler shares: the store, the tables, the settings and the clock. The store
-// is seen through `BrokerStore`, the part of broker/store's MessageStore the services use.
+// What every service handler shares: the store, the tables, replication, the settings and the
+// clock. The store is seen through `BrokerStore`, the part of broker/store's MessageStore the
+// services use.
 import type { Logger } from '../../common/logging.js';
+import type { ReplicationWaitCode } from '../ha/index.js';
 import type { ConsumerGroupTable } from '../consumer-groups.js';
 import type { DedupWindow } from '../dedup-window.js';
 import type { LongPollTable } from '../long-poll.js';
@@ -32,6 +34,25 @@ export interface BrokerIdentity {
   readonly replicationMode: string;
 }
 
+/** What the services see of replication (broker/replication.ts builds it). */
+export interface ReplicationView {
+  /** Master: the worst connected slave; slave: its own distance to the master. 0/0 when unknown. */
+  lag(): { bytes: number; ms: number };
+  /**
+   * Set on a master in sync replication mode: a send waits until a slave has flushed everything
+   * below `physicalOffsetEnd` (OK), or answers SLAVE_TIMEOUT / SLAVE_NOT_AVAILABLE. Never rejects.
+   */
+  readonly sync: SyncReplication | undefined;
+  /** A topic or group config changed (master: slaves copy configs again; slave: nothing). */
+  configsChanged(): void;
+}
+
+export interface SyncReplication {
+  waitForReplication(physicalOffsetEnd: number, timeoutMs: number): Promise<ReplicationWaitCode>;
+  /** The broker's replicationTimeoutMs setting. */
+  readonly timeoutMs: number;
+}
+
 export interface ServiceContext {
   readonly identity: BrokerIdentity;
   readonly store: BrokerStore;
@@ -40,6 +61,7 @@ export interface ServiceContext {
   readonly dedup: DedupWindow;
   readonly longPolls: LongPollTable;
   readonly metrics: BrokerMetrics;
+  readonly replication: ReplicationView;
   readonly longPollMaxMs: number;
   readonly clock: () => number;
   /** True once shutdown began: held pulls answer now and no new pull waits. */

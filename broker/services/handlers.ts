@@ -94,7 +94,7 @@ export function createBrokerHandlers(services: BrokerServices, gate: RequestGate
   }
   const { send, pull, offsets, consumers, admin } = services;
   return {
-    send: wrap('send', (request) => send.send(request)),
+    send: wrap('send', (request, call) => send.send(request, call)),
     pull: wrap('pull', (request, call) => pull.pull(request, call)),
     commitOffset: wrap('commitOffset', (request) => offsets.commitOffset(request)),
     queryOffset: wrap('queryOffset', (request) => offsets.queryOffset(request)),

@@ -9,6 +9,7 @@ import type { ReadResult } from '../store/types.js';
 import { parseTagExpression } from '../tag-filter.js';
 import { isReadable, validateQueueId, validateQueueOffset } from '../validate.js';
 import { isMaster, type ServiceContext } from './context.js';
+import { deadlineRemainingMs } from './deadline.js';
 
 /** Records per pull when the request leaves max_count at 0: a consumer's usual batch. */
 export const PULL_COUNT_DEFAULT = 32;
@@ -28,14 +29,6 @@ export function longPollHoldMs(requestedMs: number, longPollMaxMs: number, deadl
 
 function clamp(value: number, fallback: number, max: number): number {
   return value <= 0 ? fallback : Math.min(value, max);
-}
-
-/** Time left before the call's deadline; gRPC deadlines are wall-clock times, so `nowMs` is Date.now(). */
-function deadlineRemainingMs(call: grpc.ServerUnaryCall<unknown, unknown> | undefined, nowMs: number): number {
-  const deadline = call?.getDeadline();
-  if (deadline === undefined) return Number.POSITIVE_INFINITY;
-  const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  return Number.isFinite(at) ? at - nowMs : Number.POSITIVE_INFINITY;
 }
 
 function pullStatus(status: ReadResult['status']): conveyor.PullStatus {

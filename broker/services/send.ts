@@ -7,12 +7,19 @@
 // duplicate=true. Ids are checked, in order, against earlier messages of the same batch, the
 // in-memory window, sends of the same id still in flight, and, while the memory does not cover
 // the whole window (after a restart, or after evictions), the store's message-id index.
-import { ConveyorError, ErrorCode, unreachable } from '../../common/errors.js';
+//
+// Sync replication (docs/replication.md "Modes"): after the append a master waits until a slave
+// has flushed the batch; the wait's code (OK, SLAVE_TIMEOUT, SLAVE_NOT_AVAILABLE) is every
+// result's status. The non-OK codes still mean "stored on the master".
+import type * as grpc from '@grpc/grpc-js';
+import { ConveyorError, ErrorCode, errorCodeName, unreachable } from '../../common/errors.js';
 import { decodeRecordIndexFields } from '../../common/record.js';
 import { conveyor } from '../../proto/index.js';
 import type { StoredResult } from '../dedup-window.js';
 import { isWritable, toRecordMessages, validateQueueId, validateSendBatch } from '../validate.js';
+import type { ReplicationWaitCode } from '../ha/index.js';
 import { isMaster, type ServiceContext } from './context.js';
+import { deadlineRemainingMs } from './deadline.js';
 
 type Outcome =
   | { kind: 'stored'; result: StoredResult }
@@ -39,13 +46,32 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
+/**
+ * A sync send stops waiting for its slave this long before the call's deadline, so the answer
+ * (SLAVE_TIMEOUT: stored on the master) reaches the client before it gives up on the call.
+ */
+export const SYNC_WAIT_DEADLINE_MARGIN_MS = 200;
+
+/**
+ * The commit-log offset a slave must have flushed for every message of the answer to be on it:
+ * the end of each record stored by this call (physicalOffset + size) and, for a duplicate (whose
+ * size is not remembered), one past its first byte (slaves acknowledge whole records only).
+ */
+export function replicationEnd(resolved: ReadonlyArray<{ result: StoredResult }>, sizeByIndex: ReadonlyMap<number, number>): number {
+  let end = 0;
+  resolved.forEach(({ result }, i) => {
+    end = Math.max(end, result.physicalOffset + (sizeByIndex.get(i) ?? 1));
+  });
+  return end;
+}
+
 export class SendService {
   /** Ids being stored right now: a concurrent repeat waits for the original's result. */
   private readonly inFlight = new Map<string, Promise<StoredResult>>();
 
   constructor(private readonly ctx: ServiceContext) {}
 
-  async send(request: conveyor.SendRequest): Promise<conveyor.ISendResponse> {
+  async send(request: conveyor.SendRequest, call?: grpc.ServerUnaryCall<conveyor.SendRequest, conveyor.ISendResponse>): Promise<conveyor.ISendResponse> {
     const { ctx } = this;
     if (!isMaster(ctx.identity)) {
       throw new ConveyorError(
@@ -87,6 +113,8 @@ export class SendService {
       this.inFlight.set(messages[i]!.messageId, d.promise);
     }
 
+    /** Record size of each message stored by this call (by request index): the end a slave must reach. */
+    const sizeByIndex = new Map<number, number>();
     try {
       if (owned.size > 0 && ctx.dedup.needsStoreLookup(now)) await this.confirmWithStore(request.topic, messages.map((m) => m.messageId), owned, outcomes, now);
       const fresh = [...owned.keys()].filter((i) => outcomes[i]!.kind === 'candidate');
@@ -100,6 +128,7 @@ export class SendService {
           const result: StoredResult = { messageId: a.messageId, topic: topic.topicName, queueId: a.queueId, queueOffset: a.queueOffset, physicalOffset: a.physicalOffset, storeTimestampMs: a.storeTimestampMs };
           ctx.dedup.put(result, storedAt);
           outcomes[i] = { kind: 'stored', result };
+          sizeByIndex.set(i, a.size);
           bytes += a.size;
         });
         ctx.metrics.messagesIn.inc({ topic: topic.topicName }, fresh.length);
@@ -117,14 +146,17 @@ export class SendService {
       for (const i of owned.keys()) this.inFlight.delete(messages[i]!.messageId);
     }
 
+    const resolved: Array<{ result: StoredResult; duplicate: boolean }> = [];
+    for (let i = 0; i < outcomes.length; i++) resolved.push(await this.resolve(outcomes, i));
+    const status = await this.replicated(replicationEnd(resolved, sizeByIndex), call);
     const results: conveyor.ISendResult[] = [];
     let duplicates = 0;
     for (let i = 0; i < outcomes.length; i++) {
-      const { result, duplicate } = await this.resolve(outcomes, i);
+      const { result, duplicate } = resolved[i]!;
       if (duplicate) duplicates++;
       results.push({
         messageId: messages[i]!.messageId,
-        status: conveyor.ErrorCode.OK,
+        status,
         brokerName: ctx.identity.brokerName,
         queueId: result.queueId,
         queueOffset: result.queueOffset,
@@ -135,6 +167,20 @@ export class SendService {
     }
     if (duplicates > 0) ctx.metrics.duplicates.inc({ topic: topic.topicName }, duplicates);
     return { results };
+  }
+
+  /**
+   * Sync replication on a master: waits until a slave has flushed everything below `end`, for at
+   * most replicationTimeoutMs and never past the call's deadline minus a margin (so that
+   * SLAVE_TIMEOUT arrives as an answer). Async replication, or a slave: OK at once.
+   */
+  private async replicated(end: number, call: grpc.ServerUnaryCall<unknown, unknown> | undefined): Promise<ReplicationWaitCode> {
+    const sync = this.ctx.replication.sync;
+    if (sync === undefined) return conveyor.ErrorCode.OK;
+    const timeoutMs = Math.min(sync.timeoutMs, deadlineRemainingMs(call, Date.now()) - SYNC_WAIT_DEADLINE_MARGIN_MS);
+    const code = await sync.waitForReplication(end, timeoutMs);
+    this.ctx.metrics.syncReplication.inc({ status: errorCodeName(code) });
+    return code;
   }
 
   private async resolve(outcomes: readonly Outcome[], i: number): Promise<{ result: StoredResult; duplicate: boolean }> {

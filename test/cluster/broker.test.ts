@@ -84,7 +84,7 @@ beforeAll(async () => {
   const slaveProcess = spawnConveyor({
     name: 'broker-a-1',
     logDir: dir,
-    args: ['broker', '--cluster', 'TestCluster', '--name', 'broker-a', '--id', '1', '--port', String(slavePort), '--http-port', String(slaveHttp), '--nameservers', `127.0.0.1:${nsPort}`, '--data', join(dir, 'broker-a-1')],
+    args: ['broker', '--cluster', 'TestCluster', '--name', 'broker-a', '--id', '1', '--port', String(slavePort), '--http-port', String(slaveHttp), '--nameservers', `127.0.0.1:${nsPort}`, '--data', join(dir, 'broker-a-1'), '--segment-bytes', String(16 * 1024 * 1024)],
   });
   await Promise.all([waitReady(master, masterHttpPort), waitReady(slaveProcess, slaveHttp)]);
   nameserver = client(nsPort);

@@ -12,6 +12,7 @@ describe('broker settings', () => {
       clusterName: 'C', brokerName: 'broker-a', brokerId: 1, port: 0, httpPort: 0, nameservers: ['h1:1', 'h2:2'], dataDir: '/tmp/d', flushMode: 'sync', replicationMode: 'sync',
       autoCreateTopics: false, defaultQueueCount: 8, registerIntervalMs: 10_000, segmentBytes: 1024 ** 3, flushIntervalMs: 500, retentionHours: 72,
       longPollMaxMs: 15_000, dedupWindowMs: 120_000, consumerExpiryMs: 30_000, advertisedHost: '127.0.0.1',
+      replicationTimeoutMs: 1_500, metadataSyncIntervalMs: 5_000,
     });
   });
 
@@ -21,6 +22,12 @@ describe('broker settings', () => {
       CONVEYOR_AUTO_CREATE_TOPICS: 'true', CONVEYOR_FLUSH_MODE: 'sync', CONVEYOR_ADVERTISED_HOST: 'broker-b-2.svc', CONVEYOR_LONG_POLL_MAX_MS: '5000',
     });
     expect(config).toMatchObject({ brokerName: 'broker-b', dataDir: '/data', clusterName: 'K', brokerId: 2, nameservers: ['ns-0:9876', 'ns-1:9876'], autoCreateTopics: true, flushMode: 'sync', advertisedHost: 'broker-b-2.svc', longPollMaxMs: 5_000 });
+  });
+
+  it('take the replication timeout and the metadata copy interval from flags or the environment', () => {
+    expect(load(['--name', 'b', '--data', 'd', '--replication-timeout-ms', '800', '--metadata-sync-interval-ms', '250'])).toMatchObject({ replicationTimeoutMs: 800, metadataSyncIntervalMs: 250 });
+    expect(load(['--name', 'b', '--data', 'd'], { CONVEYOR_REPLICATION_TIMEOUT_MS: '900', CONVEYOR_METADATA_SYNC_INTERVAL_MS: '300' })).toMatchObject({ replicationTimeoutMs: 900, metadataSyncIntervalMs: 300 });
+    expect(() => load(['--name', 'b', '--data', 'd', '--replication-timeout-ms', '0'])).toThrow(/replicationTimeoutMs/);
   });
 
   it('let flags override the environment', () => {

@@ -84,6 +84,33 @@ describe('registration with nameservers', () => {
     expect(info.brokers).toEqual([]);
   });
 
+  it('tells a slave the master its nameserver names: the replication address, not reported while no master is registered', async () => {
+    const a = await nameserver();
+    const answers: string[] = [];
+    const slave = new Registration({
+      nameservers: [a.address],
+      intervalMs: 60_000,
+      clock: Date.now,
+      log: silentLogger(),
+      describe: () => ({ clusterName: 'C', brokerName: 'broker-a', brokerId: 1, brokerAddress: '127.0.0.1:11', httpAddress: '127.0.0.1:12', haAddress: '', topics: [] }),
+      onMasterAddress: (address) => answers.push(address),
+    });
+    cleanups.push(() => slave.stop({ unregister: false }));
+    await slave.start();
+    expect(answers).toEqual([]);
+    const master = new Registration({
+      nameservers: [a.address],
+      intervalMs: 60_000,
+      clock: Date.now,
+      log: silentLogger(),
+      describe: () => ({ clusterName: 'C', brokerName: 'broker-a', brokerId: 0, brokerAddress: '127.0.0.1:1', httpAddress: '127.0.0.1:2', haAddress: '127.0.0.1:3', topics: [] }),
+    });
+    cleanups.push(() => master.stop({ unregister: false }));
+    await master.start();
+    await slave.registerNow();
+    expect(answers).toEqual(['127.0.0.1:3']);
+  });
+
   it('heartbeats on its interval', async () => {
     const a = await nameserver();
     const r = registration([a.address], () => [], 100);

@@ -13,10 +13,10 @@ import { DedupWindow } from '../../../broker/dedup-window.js';
 import { LongPollTable } from '../../../broker/long-poll.js';
 import { createBrokerMetrics } from '../../../broker/metrics.js';
 import { AdminService } from '../../../broker/services/admin.js';
-import type { ServiceContext } from '../../../broker/services/context.js';
+import type { ReplicationView, ServiceContext } from '../../../broker/services/context.js';
 import { OffsetService } from '../../../broker/services/offsets.js';
 import { LONG_POLL_DEADLINE_MARGIN_MS, PullService, longPollHoldMs } from '../../../broker/services/pull.js';
-import { SendService } from '../../../broker/services/send.js';
+import { SYNC_WAIT_DEADLINE_MARGIN_MS, SendService } from '../../../broker/services/send.js';
 import { MessageStore } from '../../../broker/store/index.js';
 import { TopicManager } from '../../../broker/topics.js';
 import { ErrorCode, errorCodeName, isConveyorError } from '../../../common/errors.js';
@@ -42,7 +42,9 @@ interface Fixture {
   dir: string;
 }
 
-async function fixture(options: { dir?: string; brokerId?: number; autoCreateTopics?: boolean; clock?: { now: number } } = {}): Promise<Fixture> {
+const NO_REPLICATION: ReplicationView = { lag: () => ({ bytes: 0, ms: 0 }), sync: undefined, configsChanged: () => undefined };
+
+async function fixture(options: { dir?: string; brokerId?: number; autoCreateTopics?: boolean; clock?: { now: number }; replication?: ReplicationView } = {}): Promise<Fixture> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'conveyor-services-'));
   if (options.dir === undefined) cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const clock = options.clock ?? { now: 1_000_000 };
@@ -65,7 +67,15 @@ async function fixture(options: { dir?: string; brokerId?: number; autoCreateTop
     consumers: new ConsumerGroupTable({ expiryMs: 30_000 }),
     dedup,
     longPolls,
-    metrics: createBrokerMetrics(new Registry(), { store: { minPhysicalOffset: () => store.minPhysicalOffset, maxPhysicalOffset: () => store.maxPhysicalOffset, flushedPhysicalOffset: () => store.flushedPhysicalOffset }, dedupEntries: () => dedup.size, topicCount: () => topics.size, longPollWaiting: () => longPolls.size, inFlightRequests: () => 0 }),
+    metrics: createBrokerMetrics(new Registry(), {
+      store: { minPhysicalOffset: () => store.minPhysicalOffset, maxPhysicalOffset: () => store.maxPhysicalOffset, flushedPhysicalOffset: () => store.flushedPhysicalOffset },
+      dedupEntries: () => dedup.size,
+      topicCount: () => topics.size,
+      longPollWaiting: () => longPolls.size,
+      inFlightRequests: () => 0,
+      replication: { lag: () => ({ bytes: 0, ms: 0 }), connectedSlaves: () => 0, masterConnected: () => 0, waitersRejected: () => 0 },
+    }),
+    replication: options.replication ?? NO_REPLICATION,
     longPollMaxMs: 15_000,
     clock: () => clock.now,
     isStopping: () => stopping.value,
@@ -175,7 +185,7 @@ describe('send', () => {
 
   it('refuses sends on a slave, to a read-only topic, to an unknown topic or queue, and changes nothing', async () => {
     const slave = await fixture({ brokerId: 1 });
-    await createTopic(slave);
+    await slave.ctx.topics.upsert({ topicName: 't', readQueueCount: 2, writeQueueCount: 2, perm: 6 }); // as the metadata copy does
     expect(await codeOf(slave.send.send(sendRequest('t', 0, [msg('a')])))).toBe('NOT_MASTER');
     const f = await fixture();
     await createTopic(f, 'ro', 2, 4);
@@ -194,6 +204,63 @@ describe('send', () => {
     const response = await f.send.send(sendRequest('fresh', 3, [msg('a')]));
     expect(response.results?.[0]).toMatchObject({ queueId: 3, queueOffset: 0 });
     expect(f.ctx.topics.get('fresh')).toMatchObject({ readQueueCount: 4, writeQueueCount: 4, perm: 6 });
+  });
+});
+
+describe('send with sync replication', () => {
+  /** A master's sync replication that answers `code` and records what each send waited for. */
+  function syncReplication(code: conveyor.ErrorCode.OK | conveyor.ErrorCode.SLAVE_TIMEOUT | conveyor.ErrorCode.SLAVE_NOT_AVAILABLE) {
+    const waits: Array<{ end: number; timeoutMs: number }> = [];
+    const view: ReplicationView = {
+      lag: () => ({ bytes: 0, ms: 0 }),
+      configsChanged: () => undefined,
+      sync: {
+        timeoutMs: 1_500,
+        waitForReplication: (end, timeoutMs) => {
+          waits.push({ end, timeoutMs });
+          return Promise.resolve(code);
+        },
+      },
+    };
+    return { view, waits };
+  }
+
+  it('waits for the end of the stored batch and puts the answer into every result', async () => {
+    const { view, waits } = syncReplication(conveyor.ErrorCode.SLAVE_TIMEOUT);
+    const f = await fixture({ replication: view });
+    await createTopic(f);
+    const response = await f.send.send(sendRequest('t', 0, [msg('a'), msg('b')]));
+    expect(response.results?.map((r) => r.status)).toEqual([conveyor.ErrorCode.SLAVE_TIMEOUT, conveyor.ErrorCode.SLAVE_TIMEOUT]);
+    expect(waits).toEqual([{ end: f.store.maxPhysicalOffset, timeoutMs: 1_500 }]);
+    expect(f.store.queueRange('t', 0).maxQueueOffset).toBe(2); // stored on the master either way
+  });
+
+  it('waits for one byte past a duplicate, whose size is not remembered', async () => {
+    const { view, waits } = syncReplication(conveyor.ErrorCode.OK);
+    const f = await fixture({ replication: view });
+    await createTopic(f);
+    const first = await f.send.send(sendRequest('t', 0, [msg('a')]));
+    await f.send.send(sendRequest('t', 0, [msg('b')]));
+    const again = await f.send.send(sendRequest('t', 0, [msg('a')]));
+    expect(again.results?.[0]).toMatchObject({ duplicate: true, status: conveyor.ErrorCode.OK });
+    expect(waits[2]?.end).toBe((first.results?.[0]?.physicalOffset ?? -1) + 1);
+  });
+
+  it('stops waiting before the call deadline, so the answer beats the client', async () => {
+    const { view, waits } = syncReplication(conveyor.ErrorCode.SLAVE_NOT_AVAILABLE);
+    const f = await fixture({ replication: view });
+    await createTopic(f);
+    const call = fakeCall(Date.now() + 1_000) as unknown as grpc.ServerUnaryCall<conveyor.SendRequest, conveyor.ISendResponse>;
+    const response = await f.send.send(sendRequest('t', 0, [msg('a')]), call);
+    expect(response.results?.[0]?.status).toBe(conveyor.ErrorCode.SLAVE_NOT_AVAILABLE);
+    expect(waits[0]?.timeoutMs).toBeLessThanOrEqual(1_000 - SYNC_WAIT_DEADLINE_MARGIN_MS);
+    expect(waits[0]?.timeoutMs).toBeGreaterThan(500);
+  });
+
+  it('answers OK without waiting under async replication', async () => {
+    const f = await fixture();
+    await createTopic(f);
+    expect((await f.send.send(sendRequest('t', 0, [msg('a')]))).results?.[0]?.status).toBe(conveyor.ErrorCode.OK);
   });
 });
 
@@ -362,6 +429,21 @@ describe('offsets and admin', () => {
     ]);
     expect(f.admin.getBrokerStatus()).toMatchObject({ brokerName: 'broker-a', brokerId: 0, role: 'master', minPhysicalOffset: 0 });
     expect(f.admin.getBrokerStatus().maxPhysicalOffset).toBeGreaterThan(0);
+  });
+
+  it('reports the replication lag in broker status', async () => {
+    const f = await fixture({ replication: { lag: () => ({ bytes: 4_096, ms: 120 }), sync: undefined, configsChanged: () => undefined } });
+    expect(f.admin.getBrokerStatus()).toMatchObject({ replicationLagBytes: 4_096, replicationLagMs: 120 });
+  });
+
+  it('refuses config changes on a slave with NOT_MASTER: the slave copies them from its master', async () => {
+    const slave = await fixture({ brokerId: 1 });
+    expect(await codeOf(slave.admin.upsertTopic(conveyor.UpsertTopicRequest.create({ config: { topicName: 't', readQueueCount: 1, writeQueueCount: 1, perm: 6 } })))).toBe('NOT_MASTER');
+    expect(await codeOf(slave.admin.upsertGroup(conveyor.UpsertGroupRequest.create({ config: { groupName: 'g' } })))).toBe('NOT_MASTER');
+    await slave.ctx.topics.upsert({ topicName: 't', readQueueCount: 1, writeQueueCount: 1, perm: 6 });
+    expect(await codeOf(slave.admin.deleteTopic(conveyor.DeleteTopicRequest.create({ topic: 't' })))).toBe('NOT_MASTER');
+    expect(slave.ctx.topics.get('t')).toBeDefined();
+    expect(await slave.store.meta.listGroups()).toEqual([]);
   });
 
   it('deletes a topic with its data and offsets', async () => {

@@ -140,7 +140,7 @@ describe('replication refusals while streaming', () => {
         await held;
         await slaveStore.appendCommitLogBytes(physicalOffset, bytes);
       },
-      flush: () => slaveStore.flush(),
+      flushCommitLog: () => slaveStore.flushCommitLog(),
       onFlushed: (listener) => slaveStore.onFlushed(listener),
       meta: slaveStore.meta,
     };

@@ -21,9 +21,9 @@ function stallableFlush(store: MessageStore): { port: SlaveStore; stall(): void;
       return store.receivedPhysicalOffset;
     },
     appendCommitLogBytes: (physicalOffset, bytes) => store.appendCommitLogBytes(physicalOffset, bytes),
-    flush: async () => {
+    flushCommitLog: async () => {
       await held;
-      await store.flush();
+      await store.flushCommitLog();
     },
     onFlushed: (listener) => store.onFlushed(listener),
     meta: store.meta,

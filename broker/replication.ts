@@ -1,0 +1,174 @@
+// The broker's side of replication (broker/ha/, docs/replication.md "Wiring into the broker"): one
+// object per process whatever the role, so broker.ts wires master and slave the same way.
+//   master (brokerId 0): serves the Replication service next to BrokerService; in sync mode a
+//                        send waits for a slave (ReplicationView.sync);
+//   slave (brokerId ≥ 1): copies the master's commit log and metadata; learns the master's
+//                        address from the nameservers' registration answers.
+// Either way: lag for /readyz, GetBrokerStatus and the gauges, and a close before the store's.
+import { ConveyorError, ErrorCode } from '../common/errors.js';
+import type { Logger } from '../common/logging.js';
+import type { conveyor, ReplicationHandlers } from '../proto/index.js';
+import type { BrokerConfig } from './config.js';
+import {
+  createReplicationMaster,
+  metadataTargetThrough,
+  startReplicationSlave,
+  type MasterLag,
+  type MetadataTarget,
+  type ReplicationMaster,
+  type ReplicationSlaveHandle,
+} from './ha/index.js';
+import type { ReplicationGauges } from './metrics.js';
+import type { ReplicationView } from './services/context.js';
+import type { MessageStore } from './store/index.js';
+import type { TopicManager } from './topics.js';
+
+export interface BrokerReplicationOptions {
+  config: Pick<BrokerConfig, 'clusterName' | 'brokerName' | 'brokerId' | 'segmentBytes' | 'replicationMode' | 'replicationTimeoutMs' | 'metadataSyncIntervalMs'>;
+  store: MessageStore;
+  topics: TopicManager;
+  log: Logger;
+  clock: () => number;
+}
+
+/** The replication part of the broker's /readyz JSON (docs/replication.md "Lag"). */
+export interface ReplicationStatus {
+  replicationLagBytes: number;
+  replicationLagMs: number;
+  /** Slave: the code that ended its last stream while it is not replicating (e.g. HANDSHAKE_MISMATCH); else null. */
+  replicationError: string | null;
+  replication: Record<string, unknown>;
+}
+
+export interface BrokerReplication extends ReplicationView, ReplicationGauges {
+  readonly role: 'master' | 'slave';
+  /** Master: `server.addService(ReplicationService, handlers)`; undefined on a slave. */
+  readonly handlers: ReplicationHandlers | undefined;
+  /** A nameserver named the group's master: a slave replicates from there; a master ignores it. */
+  masterAddressAnswered(address: string): void;
+  status(): ReplicationStatus;
+  /** Master: ends the streams and answers waiting sends; slave: stops copying. Before store.close(). */
+  close(): Promise<void>;
+}
+
+export function startBrokerReplication(options: BrokerReplicationOptions): BrokerReplication {
+  return options.config.brokerId === 0 ? masterReplication(options) : slaveReplication(options);
+}
+
+function masterReplication(options: BrokerReplicationOptions): BrokerReplication {
+  const { config } = options;
+  // The version of topic and group configs that slaves compare before copying them (a new start
+  // gets a new timestamp, so slaves compare everything once). Bumped after every persisted change.
+  let configVersion: conveyor.IDataVersion = { timestampMs: options.clock(), counter: 0 };
+  const master: ReplicationMaster = createReplicationMaster({
+    store: options.store,
+    clusterName: config.clusterName,
+    brokerName: config.brokerName,
+    segmentBytes: config.segmentBytes,
+    log: options.log,
+    clock: options.clock,
+    dataVersion: () => configVersion,
+  });
+  const lag = (): MasterLag => master.lag();
+  return {
+    role: 'master',
+    handlers: master.handlers,
+    sync: config.replicationMode === 'sync'
+      ? { waitForReplication: (end, timeoutMs) => master.waitForReplication(end, timeoutMs), timeoutMs: config.replicationTimeoutMs }
+      : undefined,
+    lag: () => {
+      const { bytes, ms } = lag();
+      return { bytes, ms };
+    },
+    connectedSlaves: () => master.connectedSlaveCount,
+    masterConnected: () => 0,
+    waitersRejected: () => master.waitersRejected,
+    masterAddressAnswered: () => undefined,
+    configsChanged: () => {
+      configVersion = { timestampMs: options.clock(), counter: Number(configVersion.counter ?? 0) + 1 };
+    },
+    status: () => {
+      const { bytes, ms, slaves } = lag();
+      return {
+        replicationLagBytes: bytes,
+        replicationLagMs: ms,
+        replicationError: null,
+        replication: { role: 'master', mode: config.replicationMode, connectedSlaves: slaves.length, slaves, waitersRejected: master.waitersRejected },
+      };
+    },
+    close: () => master.close(),
+  };
+}
+
+function slaveReplication(options: BrokerReplicationOptions): BrokerReplication {
+  const { config, store, topics } = options;
+  const log = options.log;
+  let slave: ReplicationSlaveHandle | undefined;
+  const handle = startReplicationSlave({
+    store,
+    masterAddress: undefined,
+    clusterName: config.clusterName,
+    brokerName: config.brokerName,
+    brokerId: config.brokerId,
+    segmentBytes: config.segmentBytes,
+    metadataSyncIntervalMs: config.metadataSyncIntervalMs,
+    // Caught up: the master's records of the topic, which all precede the deletion, are here already.
+    metadataTarget: slaveMetadataTarget(store, topics, () => slave !== undefined && slave.connected && slave.lag().bytes === 0, log.child({ component: 'metadata-copy' })),
+    log,
+    clock: options.clock,
+  });
+  slave = handle;
+  return {
+    role: 'slave',
+    handlers: undefined,
+    sync: undefined,
+    lag: () => handle.lag(),
+    connectedSlaves: () => 0,
+    masterConnected: () => (handle.connected ? 1 : 0),
+    waitersRejected: () => 0,
+    masterAddressAnswered: (address) => handle.setMasterAddress(address),
+    configsChanged: () => undefined,
+    status: () => {
+      const status = handle.status();
+      return {
+        replicationLagBytes: status.bytes,
+        replicationLagMs: status.ms,
+        replicationError: status.connected ? null : (status.lastError?.code ?? null),
+        replication: { role: 'slave', ...status, masterAddress: status.masterAddress ?? null, lastError: status.lastError ?? null },
+      };
+    },
+    close: () => handle.close(),
+  };
+}
+
+/**
+ * Where a slave's metadata copy writes: topic configs through the topic cache (routes, pulls and
+ * registration see them at once), the rest to the store's metadata. A topic the master no longer
+ * has is deleted with its data (consume queues, offsets), as DeleteTopic does on the master, but
+ * only while `deletionSafe()`: the master has accepted this slave's replication stream (a master
+ * that lost its data refuses it, and must not empty its slave) and the slave holds everything the
+ * master last announced (so no record of the deleted topic arrives after the deletion and fills a
+ * queue again). Until then the copy stops with SERVICE_UNAVAILABLE and is retried on the next
+ * interval.
+ */
+export function slaveMetadataTarget(store: MessageStore, topics: TopicManager, deletionSafe: () => boolean, log: Logger): MetadataTarget {
+  const through = metadataTargetThrough(store.meta, topics);
+  return {
+    ...through,
+    deleteTopic: async (topic) => {
+      if (!deletionSafe()) {
+        throw new ConveyorError(
+          ErrorCode.SERVICE_UNAVAILABLE,
+          `the master no longer has topic '${topic}'; the deletion waits until this slave replicates from the master and has caught up`,
+          { topic },
+        );
+      }
+      // Data first, the config last: once the topic is gone from the slave's configs (and routes),
+      // its queues are gone too; an interruption in between is retried by the next copy.
+      await store.deleteTopic(topic);
+      await store.meta.deleteOffsetsOfTopic(topic);
+      await topics.delete(topic);
+      log.info({ topic }, 'topic deleted as on the master');
+    },
+  };
+}
