@@ -1,9 +1,10 @@
 // A small real cluster for the client and CLI cluster tests: one nameserver and broker groups of a
 // master (and optionally a slave), each its own OS process on ephemeral ports, with short
 // registration intervals. Everything is stopped when the test file ends (test/helpers/processes.ts).
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { CONVEYOR_BIN, REPO_ROOT, freePorts, spawnConveyor, tempDir, waitReady, type RunningProcess } from '../helpers/processes.js';
+import { freePorts, freshShellEnv, runConveyor, spawnConveyor, tempDir, waitReady, type CliResult, type RunningProcess } from '../helpers/processes.js';
+
+export type { CliResult } from '../helpers/processes.js';
 
 export interface TestBroker {
   readonly name: string;
@@ -91,29 +92,8 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
   };
 }
 
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs `conveyor ...args` as a user would, with CONVEYOR_NAMESERVERS pointing at the cluster. */
 export function runCli(cluster: TestCluster, args: string[], timeoutMs = 60_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('CONVEYOR_')));
-    env.CONVEYOR_NAMESERVERS = cluster.nameservers;
-    const child = spawn(process.execPath, [CONVEYOR_BIN, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`conveyor ${args.join(' ')} did not finish in ${timeoutMs} ms; stdout: ${stdout}; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runConveyor(args, { env: freshShellEnv({ CONVEYOR_NAMESERVERS: cluster.nameservers }), timeoutMs });
 }

@@ -1,6 +1,5 @@
 // The local cluster launcher with real processes: `conveyor cluster up|status|stop|start|down`
 // through bin/conveyor.js, and the same operations through the in-process API the chaos suite uses.
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -13,33 +12,14 @@ import {
   type ProcessStatus,
 } from '../../client/cli/cluster/index.js';
 import { isPidAlive } from '../../client/cli/cluster/process-control.js';
-import { CONVEYOR_BIN, REPO_ROOT, tempDir } from '../helpers/processes.js';
+import { runConveyor, tempDir, type CliResult } from '../helpers/processes.js';
 
 /** A CLI call must finish within this; `up` includes starting three processes on a busy 2-core machine. */
 const CLI_TIMEOUT_MS = 60_000;
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 function conveyor(args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CONVEYOR_BIN, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`conveyor ${args.join(' ')} did not finish in ${CLI_TIMEOUT_MS} ms; stdout: ${stdout}; stderr: ${stderr}`));
-    }, CLI_TIMEOUT_MS);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runConveyor(args, { timeoutMs: CLI_TIMEOUT_MS });
 }
 
 async function statusJson(dir: string): Promise<Map<string, ProcessStatus>> {

@@ -1,21 +1,14 @@
 // The README's first walk, typed as a new user would from a fresh shell (`npx conveyor …` is
 // `node bin/conveyor.js …`): start a cluster, create a topic, send, consume with a group, look at
 // the group, take the cluster down. Each step must exit 0 and say what happened.
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalCluster, pickFreeBasePort, readState, resolveClusterOptions } from '../../client/cli/cluster/index.js';
 import { isPidAlive } from '../../client/cli/cluster/process-control.js';
-import { CONVEYOR_BIN, REPO_ROOT, tempDir } from '../helpers/processes.js';
+import { freshShellEnv, runConveyor, tempDir, type CliResult } from '../helpers/processes.js';
 
 /** Any one step must finish within this (cluster up starts five processes on a busy 2-core machine). */
 const STEP_TIMEOUT_MS = 60_000;
-
-interface StepResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe('the README walkthrough', async () => {
   const dir = join(tempDir('conveyor-readme-'), 'cluster');
@@ -26,26 +19,12 @@ describe('the README walkthrough', async () => {
   });
   // A fresh shell: no CONVEYOR_* settings from the test environment, only the nameserver list that
   // `cluster up` told the user to export (the base port is random here, not 9876).
-  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('CONVEYOR_')));
-  env['CONVEYOR_NAMESERVERS'] = `127.0.0.1:${basePort}`;
+  const env = freshShellEnv({ CONVEYOR_NAMESERVERS: `127.0.0.1:${basePort}` });
 
-  function npxConveyor(args: string[]): Promise<StepResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [CONVEYOR_BIN, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`conveyor ${args.join(' ')} did not finish in ${STEP_TIMEOUT_MS} ms; stdout: ${stdout}; stderr: ${stderr}`));
-      }, STEP_TIMEOUT_MS);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+  function npxConveyor(args: string[]): Promise<CliResult> {
+    return runConveyor(args, { env, timeoutMs: STEP_TIMEOUT_MS });
   }
+
 
   let pids: number[] = [];
 

@@ -117,3 +117,37 @@ export async function waitReady(proc: RunningProcess, httpPort: number, timeoutM
   }
   throw new Error(`${proc.name} not ready within ${timeoutMs} ms; see ${proc.logFile}`);
 }
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment of a fresh shell: no CONVEYOR_* settings leak in from the test process. */
+export function freshShellEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('CONVEYOR_'))), ...extra };
+}
+
+/**
+ * Runs `conveyor ...args` to completion as a user would (`node bin/conveyor.js`, same as
+ * `npx conveyor`) and collects its exit code and output; SIGKILLs it and fails after timeoutMs.
+ */
+export function runConveyor(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, [CONVEYOR_BIN, ...args], { cwd: REPO_ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`conveyor ${args.join(' ')} did not finish in ${timeoutMs} ms; stdout: ${stdout}; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolveRun({ code, stdout, stderr });
+    });
+  });
+}
