@@ -158,15 +158,30 @@ export function measureBatch(topic: string, messages: readonly RecordMessage[]):
   return sizes;
 }
 
+/** Short ASCII strings are copied in JS (cheaper than a native call); -1 when the string is long or not ASCII. */
+function writeShortAscii(buf: Buffer, position: number, value: string): number {
+  const length = value.length;
+  if (length > 48) return -1;
+  for (let i = 0; i < length; i++) {
+    const c = value.charCodeAt(i);
+    if (c > 0x7f) return -1;
+    buf[position + i] = c;
+  }
+  return length;
+}
+
 function writeString8(buf: Buffer, position: number, value: string, encoding: BufferEncoding): number {
-  const written = buf.write(value, position + 1, encoding);
+  let written = writeShortAscii(buf, position + 1, value);
+  if (written < 0) written = buf.write(value, position + 1, encoding);
   buf[position] = written;
   return position + 1 + written;
 }
 
 function writeString16(buf: Buffer, position: number, value: string): number {
-  const written = buf.write(value, position + 2, 'utf8');
-  buf.writeUInt16BE(written, position);
+  let written = writeShortAscii(buf, position + 2, value);
+  if (written < 0) written = buf.write(value, position + 2, 'utf8');
+  buf[position] = written >>> 8;
+  buf[position + 1] = written & 0xff;
   return position + 2 + written;
 }
 
@@ -334,7 +349,9 @@ export function* decodeRecords(buf: Buffer): Generator<DecodedRecord> {
   let position = 0;
   while (position < buf.length) {
     if (buf.length - position >= 9 && buf[position + 8] === PADDING_MAGIC) {
-      position += buf.readUInt32BE(position);
+      const length = buf.readUInt32BE(position);
+      if (length < PADDING_HEADER_BYTES) throw new ConveyorError(ErrorCode.CORRUPT_RECORD, `padding at position ${position} is shorter than its header`, { position });
+      position += length;
       continue;
     }
     const record = decodeRecord(buf, position);

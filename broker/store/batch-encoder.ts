@@ -68,6 +68,20 @@ export function splitAtSegments(startPhysicalOffset: number, buffer: Buffer, seg
   return chunks;
 }
 
+/** Tags whose hash is remembered: a broker sees few distinct tags, and hashing one costs a native call. */
+const TAG_HASH_CACHE_ENTRIES_MAX = 4_096;
+const tagHashCache = new Map<string, { high: number; low: number }>();
+
+function cachedTagHash(tag: string): { high: number; low: number } {
+  let hash = tagHashCache.get(tag);
+  if (hash === undefined) {
+    if (tagHashCache.size >= TAG_HASH_CACHE_ENTRIES_MAX) tagHashCache.clear();
+    hash = tagHashParts(tag);
+    tagHashCache.set(tag, hash);
+  }
+  return hash;
+}
+
 export interface EncodeBatchInput {
   topic: string;
   queueId: number;
@@ -112,7 +126,7 @@ export function encodeBatch(input: EncodeBatchInput): EncodedBatch {
     encodeRecord(buffer, physicalOffset - startPhysicalOffset, size, message, { topic, queueId, queueOffset, physicalOffset, storeTimestampMs });
     if (message.tag !== lastTag) {
       lastTag = message.tag;
-      lastHash = tagHashParts(message.tag);
+      lastHash = cachedTagHash(message.tag);
     }
     writeEntry(entries, i, physicalOffset, size, lastHash.high, lastHash.low);
     results[i] = { messageId: message.messageId, queueId, queueOffset, physicalOffset, storeTimestampMs, size };

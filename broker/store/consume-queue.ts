@@ -38,6 +38,8 @@ export class ConsumeQueue {
   private pending = Buffer.allocUnsafe(64 * ENTRY);
   private chain: Promise<void> = Promise.resolve();
   private readonly unsynced = new Set<QueueFile>();
+  /** The older (not last) file whose handle is open for reading. */
+  private readFile: QueueFile | undefined;
   /** The last chunk read from a file, for sequential readers asking for a few entries at a time. */
   private readAhead: { firstQueueOffset: number; entries: Buffer } | undefined;
 
@@ -65,10 +67,14 @@ export class ConsumeQueue {
         await rm(file.path, { force: true });
         continue;
       }
-      file.handle = await open(file.path, constants.O_RDWR);
-      const { size } = await file.handle.stat();
-      file.entries = Math.min(entriesPerFile, Math.floor(size / ENTRY));
-      if (size !== file.entries * ENTRY) await file.handle.truncate(file.entries * ENTRY);
+      const handle = await open(file.path, constants.O_RDWR);
+      try {
+        const { size } = await handle.stat();
+        file.entries = Math.min(entriesPerFile, Math.floor(size / ENTRY));
+        if (size !== file.entries * ENTRY) await handle.truncate(file.entries * ENTRY);
+      } finally {
+        await handle.close();
+      }
       queue.files.push(file);
     }
     const last = queue.files.at(-1);
@@ -121,7 +127,7 @@ export class ConsumeQueue {
       const file = await this.fileForWrite(queueOffset);
       const index = queueOffset - file.firstQueueOffset;
       const n = Math.min(count - done, this.entriesPerFile - index);
-      await writeFully(file.handle!, source.subarray(done * ENTRY, (done + n) * ENTRY), index * ENTRY);
+      await writeFully(await this.handleOf(file), source.subarray(done * ENTRY, (done + n) * ENTRY), index * ENTRY);
       file.entries = index + n;
       this.unsynced.add(file);
       done += n;
@@ -136,6 +142,8 @@ export class ConsumeQueue {
     const last = this.files.at(-1);
     if (last !== undefined && queueOffset < last.firstQueueOffset + this.entriesPerFile) return last;
     assert(last === undefined || queueOffset === last.firstQueueOffset + this.entriesPerFile, 'consume-queue file gap');
+    if (last !== undefined && this.unsynced.delete(last)) await last.handle?.datasync();
+    if (last !== undefined && this.readFile !== last) await closeHandle(last);
     await mkdir(this.dir, { recursive: true });
     const file: QueueFile = { firstQueueOffset: queueOffset, path: path.join(this.dir, offsetFileName(queueOffset)), handle: undefined, entries: 0 };
     file.handle = await open(file.path, constants.O_RDWR | constants.O_CREAT, 0o644);
@@ -171,17 +179,17 @@ export class ConsumeQueue {
       return cached.entries.subarray(from, Math.min(cached.entries.length, from + maxEntries * ENTRY));
     }
     const file = this.files[this.fileIndexFor(queueOffset)];
-    if (file?.handle === undefined) return undefined;
+    if (file === undefined) return undefined;
     const index = queueOffset - file.firstQueueOffset;
     const inFile = Math.min(file.entries, this.writtenQueueOffset - file.firstQueueOffset);
     const n = Math.min(Math.max(maxEntries, CONSUME_QUEUE_READ_AHEAD_ENTRIES), inFile - index);
     if (n <= 0) return undefined;
     const out = Buffer.allocUnsafe(n * ENTRY);
     try {
-      const { bytesRead } = await file.handle.read(out, 0, out.length, index * ENTRY);
+      const { bytesRead } = await (await this.handleOf(file, true)).read(out, 0, out.length, index * ENTRY);
       if (bytesRead !== out.length) return undefined;
     } catch {
-      return undefined;
+      return undefined; // closed or deleted meanwhile (retention)
     }
     // Written entries never change (truncation drops the cache), so later reads may share this buffer.
     this.readAhead = { firstQueueOffset: queueOffset, entries: out };
@@ -237,7 +245,7 @@ export class ConsumeQueue {
         }
         const last = this.files.at(-1)!;
         last.entries = Math.max(0, queueOffset - last.firstQueueOffset);
-        await last.handle?.truncate(last.entries * ENTRY);
+        await (await this.handleOf(last)).truncate(last.entries * ENTRY);
         this.writtenQueueOffset = last.firstQueueOffset + last.entries;
       }
       this.maxQueueOffset = Math.max(queueOffset, this.writtenQueueOffset);
@@ -289,12 +297,30 @@ export class ConsumeQueue {
     });
   }
 
+  /**
+   * The open handle of a file. Open files per queue stay bounded: the last file (written) and at
+   * most one older file being read; opening another older file closes the previous one (a close
+   * waits for reads in flight on it).
+   */
+  private async handleOf(file: QueueFile, forRead = false): Promise<FileHandle> {
+    if (file.handle !== undefined) return file.handle;
+    const handle = await open(file.path, constants.O_RDWR);
+    if (file.handle !== undefined) {
+      await handle.close(); // opened concurrently by another caller
+      return file.handle;
+    }
+    file.handle = handle;
+    if (forRead && file !== this.files.at(-1)) {
+      const previous = this.readFile;
+      this.readFile = file;
+      if (previous !== undefined && previous !== file && previous !== this.files.at(-1)) await closeHandle(previous);
+    }
+    return handle;
+  }
+
   async close(): Promise<void> {
     await this.chain;
-    for (const file of this.files) {
-      await file.handle?.close();
-      file.handle = undefined;
-    }
+    for (const file of this.files) await closeHandle(file);
   }
 
   /** Closes and deletes the queue's directory. */
@@ -312,8 +338,13 @@ async function writeFully(handle: FileHandle, bytes: Buffer, position: number): 
   }
 }
 
-async function removeFile(file: QueueFile): Promise<void> {
-  await file.handle?.close();
+async function closeHandle(file: QueueFile): Promise<void> {
+  const handle = file.handle;
   file.handle = undefined;
+  await handle?.close();
+}
+
+async function removeFile(file: QueueFile): Promise<void> {
+  await closeHandle(file);
   await rm(file.path, { force: true });
 }

@@ -26,8 +26,7 @@ export interface GroupCommitLimits {
 }
 
 export class GroupCommit<T extends CommitTicket> {
-  private readonly queued: { chunks: WriteChunk[]; ticket: T; bytes: number }[] = [];
-  private queuedHead = 0;
+  private queued: { chunks: WriteChunk[]; ticket: T; bytes: number }[] = [];
   private readonly awaitingSync: T[] = [];
   private writing = false;
   private syncing = false;
@@ -58,28 +57,27 @@ export class GroupCommit<T extends CommitTicket> {
   }
 
   get idle(): boolean {
-    return !this.writing && !this.syncing && this.queuedHead === this.queued.length && this.awaitingSync.length === 0;
+    return !this.writing && !this.syncing && this.queued.length === 0 && this.awaitingSync.length === 0;
   }
 
   /** The next write: every queued append that fits the limits (at least one), or undefined if a write runs or nothing waits. */
   takeWrite(): PlannedWrite<T> | undefined {
-    if (this.writing || this.queuedHead === this.queued.length) return undefined;
+    if (this.writing || this.queued.length === 0) return undefined;
     const chunks: WriteChunk[] = [];
     const tickets: T[] = [];
     let bytes = 0;
-    while (this.queuedHead < this.queued.length) {
-      const next = this.queued[this.queuedHead]!;
+    let taken = 0;
+    while (taken < this.queued.length) {
+      const next = this.queued[taken]!;
       const tooMany = tickets.length > 0 && (chunks.length + next.chunks.length > this.limits.iovecsMax || bytes + next.bytes > this.limits.bytesMax);
       if (tooMany) break;
       for (const chunk of next.chunks) chunks.push(chunk);
       tickets.push(next.ticket);
       bytes += next.bytes;
-      this.queuedHead++;
+      taken++;
     }
-    if (this.queuedHead > 1024 && this.queuedHead * 2 > this.queued.length) {
-      this.queued.splice(0, this.queuedHead);
-      this.queuedHead = 0;
-    }
+    // Drop the taken entries: nothing may keep written buffers alive.
+    this.queued = taken === this.queued.length ? [] : this.queued.slice(taken);
     this.queuedBytes -= bytes;
     this.writing = true;
     const last = tickets[tickets.length - 1]!;
@@ -102,11 +100,14 @@ export class GroupCommit<T extends CommitTicket> {
   }
 
   /**
-   * The offset the next fsync covers (everything written so far), or undefined if one runs or none
-   * is needed. A target not past flushedPhysicalOffset needs no syscall: the shell completes it at once.
+   * The offset the next fsync covers (everything written so far), or undefined if one runs, none
+   * is needed, or a write is in flight: that write finishes first (writes take microseconds, fsyncs
+   * a fraction of a millisecond), so the fsync covers it too and more appends share each fsync.
+   * The shell asks for the fsync before the next write, so writes cannot starve fsyncs. A target
+   * not past flushedPhysicalOffset needs no syscall: the shell completes it at once.
    */
   takeSync(): number | undefined {
-    if (this.syncing) return undefined;
+    if (this.syncing || this.writing) return undefined;
     if (this.awaitingSync.length === 0 && this.syncRequestedUpTo <= this.flushedPhysicalOffset) return undefined;
     this.syncing = true;
     return this.writtenPhysicalOffset;
@@ -129,9 +130,8 @@ export class GroupCommit<T extends CommitTicket> {
   /** A write or fsync failed: every pending append fails with it; the writer accepts nothing more. */
   failAll(): T[] {
     const failed = this.awaitingSync.splice(0);
-    for (let i = this.queuedHead; i < this.queued.length; i++) failed.push(this.queued[i]!.ticket);
-    this.queued.length = 0;
-    this.queuedHead = 0;
+    for (const entry of this.queued) failed.push(entry.ticket);
+    this.queued = [];
     this.queuedBytes = 0;
     this.writing = false;
     this.syncing = false;

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { ConveyorError, ErrorCode } from '../../common/errors.js';
 import type { WriteChunk } from './batch-encoder.js';
 import type { CommitLog } from './commit-log.js';
-import { GroupCommit, type CommitTicket } from './group-commit.js';
+import { GroupCommit, type CommitTicket, type PlannedWrite } from './group-commit.js';
 import { FLUSH_LATENCY_SAMPLES, WRITE_BYTES_MAX, WRITE_IOVECS_MAX } from './store-limits.js';
 import type { FlushMode } from './types.js';
 
@@ -27,6 +27,7 @@ export class LogWriter {
   private flushWaiters: { target: number; resolve: () => void; reject: (err: Error) => void }[] = [];
   private idleWaiters: (() => void)[] = [];
   private failure: ConveyorError | undefined;
+  private pumpScheduled = false;
   private writeCount = 0;
   private bytesWritten = 0;
   private fsyncCount = 0;
@@ -67,8 +68,23 @@ export class LogWriter {
   enqueue(chunks: WriteChunk[], ticket: WriterTicket): void {
     if (this.failure !== undefined) throw this.failure;
     this.core.enqueue(chunks, ticket);
-    this.pump();
+    this.schedulePump();
   }
+
+  /**
+   * Pumps once the current microtasks have run: appends made in the same turn (many appenders
+   * resumed by one fsync, a burst of sends) go out in one write and share one fsync.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(this.scheduledPump);
+  }
+
+  private readonly scheduledPump = (): void => {
+    this.pumpScheduled = false;
+    this.pump();
+  };
 
   /** Resolves once everything written so far (and everything queued now) is fsynced. */
   flush(targetPhysicalOffset: number): Promise<void> {
@@ -76,7 +92,7 @@ export class LogWriter {
     if (this.core.flushedPhysicalOffset >= targetPhysicalOffset) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.flushWaiters.push({ target: targetPhysicalOffset, resolve, reject });
-      this.pump();
+      this.schedulePump();
     });
   }
 
@@ -101,43 +117,49 @@ export class LogWriter {
 
   private pump(): void {
     if (this.failure !== undefined) return;
-    const write = this.core.takeWrite();
-    if (write !== undefined) {
-      this.commitLog.writeChunks(write.chunks).then(
-        () => {
-          this.writeCount++;
-          this.bytesWritten += write.bytes;
-          const done = this.core.writeDone(write);
-          for (const ticket of done) ticket.done();
-          this.pump();
-        },
-        (err: unknown) => this.fail(err, write.tickets),
-      );
-    }
+    // The fsync is considered first: it covers everything written so far, then the next write starts.
     if (this.flushWaiters.length > 0) this.core.requestSync();
     const target = this.core.takeSync();
-    if (target !== undefined) {
-      const from = this.core.flushedPhysicalOffset;
-      const startedMs = performance.now();
-      const synced = target > from ? this.commitLog.datasync(from, target) : Promise.resolve();
-      synced.then(
-        () => {
-          if (target > from) this.recordLatency(performance.now() - startedMs);
-          const { tickets, records } = this.core.syncDone(target);
-          this.fsyncRecords += records;
-          for (const ticket of tickets) ticket.done();
-          if (target > from) this.onFlushed(target);
-          this.settleFlushWaiters();
-          this.pump();
-        },
-        (err: unknown) => this.fail(err, []),
-      );
-    }
+    if (target !== undefined) this.startSync(target);
+    const write = this.core.takeWrite();
+    if (write !== undefined) this.startWrite(write);
     if (this.core.idle && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const resolve of waiters) resolve();
     }
+  }
+
+  private startWrite(write: PlannedWrite<WriterTicket>): void {
+    this.commitLog.writeChunks(write.chunks).then(
+      () => {
+        this.writeCount++;
+        this.bytesWritten += write.bytes;
+        const done = this.core.writeDone(write);
+        for (const ticket of done) ticket.done();
+        this.pump();
+      },
+      (err: unknown) => this.fail(err, write.tickets),
+    );
+  }
+
+  private startSync(target: number): void {
+    const from = this.core.flushedPhysicalOffset;
+    const startedMs = performance.now();
+    const synced = target > from ? this.commitLog.datasync(from, target) : Promise.resolve();
+    synced.then(
+      () => {
+        if (target > from) this.recordLatency(performance.now() - startedMs);
+        const { tickets, records } = this.core.syncDone(target);
+        this.fsyncRecords += records;
+        for (const ticket of tickets) ticket.done();
+        if (target > from) this.onFlushed(target);
+        this.settleFlushWaiters();
+        // After the appenders just completed had their turn to append again.
+        this.schedulePump();
+      },
+      (err: unknown) => this.fail(err, []),
+    );
   }
 
   private recordLatency(ms: number): void {

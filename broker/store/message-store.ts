@@ -5,6 +5,7 @@ import path from 'node:path';
 import { ConveyorError, ErrorCode } from '../../common/errors.js';
 import { validateName } from '../../common/names.js';
 import { measureBatch, PADDING_HEADER_BYTES } from '../../common/record.js';
+import { AppendTicket } from './append-ticket.js';
 import { encodeBatch, type EncodedBatch } from './batch-encoder.js';
 import { abortMarkerExists, CHECKPOINT_FORMAT_VERSION, createAbortMarker, readCheckpoint, removeAbortMarker, writeCheckpoint } from './checkpoint.js';
 import { CommitLog } from './commit-log.js';
@@ -21,7 +22,6 @@ import { ReplicaAppender, type ReplicaTarget } from './replica-appender.js';
 import { refusesWrites } from './retention-policy.js';
 import { DELETED_TOPIC_PREFIX, runRetention, type RetentionRun } from './retention.js';
 import { StoreReader } from './store-reader.js';
-import { AppendTicket } from './append-ticket.js';
 import { APPEND_QUEUE_BYTES_MAX, DISK_CHECK_INTERVAL_MS, READ_BYTES_MAX, RETENTION_INTERVAL_MS } from './store-limits.js';
 import { resolveStoreOptions, type ResolvedStoreOptions } from './store-options.js';
 import type { AppendResult, QueueRange, ReadOptions, ReadResult, StoreMessageInput, StoreOptions, StoreStats } from './types.js';
@@ -58,13 +58,14 @@ export class MessageStore {
     const { dataDir, segmentBytes, log } = options;
     await mkdir(dataDir, { recursive: true });
     const meta = await MetadataStore.open(path.join(dataDir, META_DIR));
+    let commitLog: CommitLog | undefined;
     try {
       const recordedSegmentBytes = await meta.getStoreNumber('segmentBytes');
       if (recordedSegmentBytes !== undefined && recordedSegmentBytes !== segmentBytes) {
         throw new ConveyorError(ErrorCode.CONFIG_INVALID, `segmentBytes is ${segmentBytes} but ${dataDir} was written with ${recordedSegmentBytes}`, { segmentBytes, recordedSegmentBytes });
       }
       await meta.putStoreNumber('segmentBytes', segmentBytes);
-      const commitLog = await CommitLog.open(commitLogDir(dataDir), segmentBytes);
+      commitLog = await CommitLog.open(commitLogDir(dataDir), segmentBytes);
       const queues = new ConsumeQueues(dataDir, options.consumeQueueEntriesPerFile, log);
       const index = await MessageIndex.open(meta, segmentBytes, log);
       const deletedTopics = new Map<string, number>();
@@ -93,6 +94,7 @@ export class MessageStore {
       store.startTimers();
       return store;
     } catch (err) {
+      await commitLog?.close();
       await meta.close();
       throw err;
     }
@@ -117,6 +119,10 @@ export class MessageStore {
     if (this.closing) throw new ConveyorError(ErrorCode.SHUTTING_DOWN, 'the store is closing', {});
     const failure = this.failure ?? this.core.writer.failed;
     if (failure !== undefined) throw failure;
+    if (this.index.failed !== undefined) {
+      this.failure = new ConveyorError(ErrorCode.INTERNAL, 'the message index could not be written; reopen the store to recover', {}, { cause: this.index.failed });
+      throw this.failure;
+    }
     if (refusesWrites(this.disk.usedPercent, this.options.diskHardThresholdPercent)) {
       const usedPercent = Math.round(this.disk.usedPercent * 10) / 10;
       throw new ConveyorError(ErrorCode.DISK_FULL, `disk usage ${usedPercent}% is at or past the hard threshold of ${this.options.diskHardThresholdPercent}%; nothing was written`, {
@@ -129,8 +135,23 @@ export class MessageStore {
     }
   }
 
-  /** One batch into one queue, contiguous queue offsets. Validates every limit first: nothing is written on error. */
-  async append(topic: string, queueId: number, messages: StoreMessageInput[]): Promise<AppendResult[]> {
+  /**
+   * One batch into one queue, contiguous queue offsets. Validates every limit first: nothing is
+   * written on error. Not an async function: the common path hands back the writer's promise
+   * without wrapping it (one promise per append).
+   */
+  append(topic: string, queueId: number, messages: StoreMessageInput[]): Promise<AppendResult[]> {
+    try {
+      const sizes = this.validateAppend(topic, queueId, messages);
+      if (messages.length === 0) return Promise.resolve([]);
+      if (this.index.whenBelowLimit() !== undefined) return this.appendWhenIndexCaughtUp(topic, queueId, messages, sizes);
+      return this.enqueueAppend(topic, queueId, messages, sizes);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private validateAppend(topic: string, queueId: number, messages: StoreMessageInput[]): number[] {
     validateName('topic', topic);
     if (!Number.isInteger(queueId) || queueId < 0 || queueId > QUEUE_ID_MAX) {
       throw new ConveyorError(ErrorCode.INVALID_ARGUMENT, `queue id ${queueId} is not a 32-bit unsigned integer`, { queueId });
@@ -141,12 +162,19 @@ export class MessageStore {
       if (size > recordBytesMax) throw new ConveyorError(ErrorCode.MESSAGE_TOO_LARGE, `record of ${size} bytes does not fit a commit-log segment (at most ${recordBytesMax})`, { bytes: size, max: recordBytesMax });
     }
     this.checkWritable();
-    if (messages.length === 0) return [];
-    const wait = this.index.whenBelowLimit();
-    if (wait !== undefined) {
+    return sizes;
+  }
+
+  /** The index writer is INDEX_PENDING_ENTRIES_MAX behind: wait for it, then append. */
+  private async appendWhenIndexCaughtUp(topic: string, queueId: number, messages: StoreMessageInput[], sizes: number[]): Promise<AppendResult[]> {
+    for (let wait = this.index.whenBelowLimit(); wait !== undefined; wait = this.index.whenBelowLimit()) {
       await wait;
       this.checkWritable();
     }
+    return this.enqueueAppend(topic, queueId, messages, sizes);
+  }
+
+  private enqueueAppend(topic: string, queueId: number, messages: StoreMessageInput[], sizes: number[]): Promise<AppendResult[]> {
     if (this.replica.tailBytes > 0) throw new ConveyorError(ErrorCode.NOT_MASTER, 'this store is receiving replicated bytes; local appends are refused', {});
     const queue = this.queues.getOrCreate(topic, queueId);
     const storeTimestampMs = Math.max(this.options.clock(), this.lastStoreTimestampMs);
@@ -224,23 +252,9 @@ export class MessageStore {
    * end in async flush mode, up to the flushed end in sync flush mode (a slave never gets bytes the
    * master could lose).
    */
-  async readCommitLog(physicalOffset: number, maxBytes: number): Promise<Buffer> {
+  readCommitLog(physicalOffset: number, maxBytes: number): Promise<Buffer> {
     const end = this.options.flushMode === 'sync' ? this.flushedPhysicalOffset : this.maxPhysicalOffset;
-    if (physicalOffset < this.minPhysicalOffset) {
-      throw new ConveyorError(ErrorCode.REPLICATION_DATA_GONE, `commit-log bytes from ${physicalOffset} are gone; the log starts at ${this.minPhysicalOffset}`, {
-        physicalOffset,
-        minPhysicalOffset: this.minPhysicalOffset,
-        maxPhysicalOffset: end,
-      });
-    }
-    if (physicalOffset > this.maxPhysicalOffset) {
-      throw new ConveyorError(ErrorCode.OFFSET_OUT_OF_RANGE, `physical offset ${physicalOffset} is past the end of the log (${this.maxPhysicalOffset})`, {
-        physicalOffset,
-        minPhysicalOffset: this.minPhysicalOffset,
-        maxPhysicalOffset: this.maxPhysicalOffset,
-      });
-    }
-    return this.core.commitLog.readRange(physicalOffset, Math.min(maxBytes, READ_BYTES_MAX), end);
+    return this.reader.readCommitLog(physicalOffset, Math.min(maxBytes, READ_BYTES_MAX), end);
   }
 
   /** Slave: appends bytes copied from the master at the same offsets; see replica-appender.ts. */
@@ -264,6 +278,16 @@ export class MessageStore {
       softThresholdPercent: this.options.diskSoftThresholdPercent,
       log: this.options.log,
     });
+  }
+
+  /**
+   * fsyncs the commit log only (no consume queues, no checkpoint): what a replication slave needs
+   * before acknowledging copied bytes. Consume queues and the index are derived from the log and
+   * rebuilt by recovery; the flush tick still writes the checkpoint on its interval.
+   */
+  flushCommitLog(): Promise<void> {
+    const { writer } = this.core;
+    return writer.flush(writer.writtenPhysicalOffset);
   }
 
   /** fsyncs the log, writes and fsyncs consume queues, writes the checkpoint (the flush tick; also on demand). */

@@ -1,6 +1,7 @@
 // Reads besides the queue read path: time search, last store time, lookups by id and key. Each
 // record found through the index is read back and checked (CRC, id or key) before it is returned,
 // so stale index entries (a truncated tail, a recycled offset) never surface.
+import { ConveyorError, ErrorCode } from '../../common/errors.js';
 import { checkRecordAt, decodeRecordIndexFields, readU64, RECORD_STORE_TIMESTAMP_POSITION } from '../../common/record.js';
 import type { CommitLog } from './commit-log.js';
 import type { ConsumeQueues } from './consume-queues.js';
@@ -16,6 +17,30 @@ export class StoreReader {
     private readonly index: MessageIndex,
     private readonly maxPhysicalOffset: () => number,
   ) {}
+
+  /**
+   * Raw log bytes for replication, up to `endPhysicalOffset` (written or flushed end). Below the log
+   * start → REPLICATION_DATA_GONE; past the written end → OFFSET_OUT_OF_RANGE.
+   */
+  async readCommitLog(physicalOffset: number, maxBytes: number, endPhysicalOffset: number): Promise<Buffer> {
+    const minPhysicalOffset = this.commitLog.minPhysicalOffset;
+    const maxPhysicalOffset = this.maxPhysicalOffset();
+    if (physicalOffset < minPhysicalOffset) {
+      throw new ConveyorError(ErrorCode.REPLICATION_DATA_GONE, `commit-log bytes from ${physicalOffset} are gone; the log starts at ${minPhysicalOffset}`, {
+        physicalOffset,
+        minPhysicalOffset,
+        maxPhysicalOffset: endPhysicalOffset,
+      });
+    }
+    if (physicalOffset > maxPhysicalOffset) {
+      throw new ConveyorError(ErrorCode.OFFSET_OUT_OF_RANGE, `physical offset ${physicalOffset} is past the end of the log (${maxPhysicalOffset})`, {
+        physicalOffset,
+        minPhysicalOffset,
+        maxPhysicalOffset,
+      });
+    }
+    return this.commitLog.readRange(physicalOffset, maxBytes, endPhysicalOffset);
+  }
 
   /** A queue never written: offset 0 is its (empty) end, anything else is out of range. */
   async readUnknownQueue(topic: string, queueId: number, queueOffset: number): Promise<ReadResult> {

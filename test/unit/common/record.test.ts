@@ -108,6 +108,9 @@ describe('record codec', () => {
     const b = encode({ ...sample, messageId: 'b' });
     expect([...decodeRecords(Buffer.concat([a, pad, b]))].map((r) => r.messageId)).toEqual(['a', 'b']);
     expect([...decodeRecords(Buffer.alloc(0))]).toEqual([]);
+    const badPadding = Buffer.alloc(20);
+    badPadding[8] = 0xe0; // padding magic with a zero length
+    expect(() => [...decodeRecords(badPadding)]).toThrow(ConveyorError);
   });
 
   it('reads and writes u64 values up to 2^53', () => {
