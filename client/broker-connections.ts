@@ -1,10 +1,12 @@
 // One gRPC channel per broker address, shared by everything in one client object (producer,
 // consumer, admin). A channel nobody has used for a while, with no call in flight, is closed;
 // the next call opens it again. Calls can be cancelled (a long-poll pull when a queue moves away
-// or the consumer shuts down).
+// or the consumer shuts down). An optional observer hears which addresses answered and which did
+// not (consumer failover steps around the latter: read-target.ts).
 import * as grpc from '@grpc/grpc-js';
 import { ConveyorError, ErrorCode } from '../common/errors.js';
 import { CHANNEL_OPTIONS, fromServiceError, type ClientMethod } from '../common/grpc.js';
+import { isUnreachable } from './retry-policy.js';
 
 /** A channel unused this long (and idle) is closed. */
 export const CONNECTION_IDLE_CLOSE_MS_DEFAULT = 120_000;
@@ -25,6 +27,14 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** Hears the outcome of every call that was not cancelled by its caller. */
+export interface CallObserver {
+  /** The call failed as unreachable (SERVICE_UNAVAILABLE, TIMEOUT, SHUTTING_DOWN). */
+  unreachable(address: string): void;
+  /** The address answered: a result, or an error with a meaning. */
+  answered(address: string): void;
+}
+
 /** Creates the channel for an address; tests may substitute it. */
 export type ChannelFactory = (address: string) => grpc.Client;
 
@@ -38,6 +48,7 @@ export class BrokerConnections {
   constructor(
     private readonly idleCloseMs: number = CONNECTION_IDLE_CLOSE_MS_DEFAULT,
     private readonly factory: ChannelFactory = defaultFactory,
+    private readonly observer?: CallObserver,
   ) {
     this.sweeper = setInterval(() => this.closeIdle(Date.now()), Math.min(IDLE_SWEEP_INTERVAL_MS, idleCloseMs));
     this.sweeper.unref();
@@ -73,8 +84,15 @@ export class BrokerConnections {
           connection.inFlight--;
           connection.lastUsedMs = Date.now();
           if (onAbort) options.signal?.removeEventListener('abort', onAbort);
-          if (err) reject(err.code === grpc.status.CANCELLED && options.signal?.aborted ? cancelled(address) : fromServiceError(err, address));
-          else resolve(value as Res);
+          if (err && err.code === grpc.status.CANCELLED && options.signal?.aborted) return reject(cancelled(address));
+          if (err) {
+            const error = fromServiceError(err, address);
+            if (isUnreachable(error.code)) this.observer?.unreachable(address);
+            else this.observer?.answered(address);
+            return reject(error);
+          }
+          this.observer?.answered(address);
+          resolve(value as Res);
         },
       );
       if (options.signal) {

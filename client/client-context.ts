@@ -8,6 +8,7 @@ import type { Logger } from '../common/logging.js';
 import { silentLogger } from '../common/logging.js';
 import { BrokerConnections, CONNECTION_IDLE_CLOSE_MS_DEFAULT } from './broker-connections.js';
 import { Discovery, grpcTransport, NAMESERVER_RESOLVE_INTERVAL_MS_DEFAULT, NAMESERVER_TIMEOUT_MS_DEFAULT, NAMESERVERS_DEFAULT } from './discovery.js';
+import { BrokerSuspicion } from './read-target.js';
 import { RouteCache, ROUTE_REFRESH_INTERVAL_MS_DEFAULT } from './route-cache.js';
 
 /** Options every client object takes. */
@@ -31,10 +32,16 @@ export class ClientContext {
   readonly discovery: Discovery;
   readonly routes: RouteCache;
   readonly requestTimeoutMs: number;
+  /** Broker addresses that recently failed to answer: reads and commits try them last. */
+  readonly suspicion = new BrokerSuspicion();
 
   constructor(readonly options: ClientOptions, readonly log: Logger) {
     this.requestTimeoutMs = options.requestTimeoutMs ?? NAMESERVER_TIMEOUT_MS_DEFAULT;
-    this.connections = new BrokerConnections(options.connectionIdleCloseMs ?? CONNECTION_IDLE_CLOSE_MS_DEFAULT);
+    const suspicion = this.suspicion;
+    this.connections = new BrokerConnections(options.connectionIdleCloseMs ?? CONNECTION_IDLE_CLOSE_MS_DEFAULT, undefined, {
+      unreachable: (address) => suspicion.recordUnreachable(address),
+      answered: (address) => suspicion.recordAnswer(address),
+    });
     try {
       this.discovery = new Discovery(
         {

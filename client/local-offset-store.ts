@@ -6,7 +6,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ConveyorError, ErrorCode } from '../common/errors.js';
-import type { OffsetStore } from './offset-store.js';
+import type { OffsetPlace, OffsetStore } from './offset-store.js';
 import { queueKey, type MessageQueue } from './route.js';
 
 export const LOCAL_OFFSET_FORMAT_VERSION = 1;
@@ -33,15 +33,16 @@ export class LocalOffsetStore implements OffsetStore {
     return this.offsets.get(queueKey(queue));
   }
 
-  async write(queue: MessageQueue, offset: number): Promise<void> {
+  async write(queue: MessageQueue, offset: number): Promise<OffsetPlace> {
     await this.load();
     const key = queueKey(queue);
     if (!this.offsets.has(key) && this.offsets.size >= LOCAL_OFFSET_ENTRIES_MAX) {
       throw new ConveyorError(ErrorCode.INVALID_ARGUMENT, `local offset file ${this.file} already holds ${LOCAL_OFFSET_ENTRIES_MAX} queues`, { file: this.file });
     }
-    if (this.offsets.get(key) === offset) return;
+    if (this.offsets.get(key) === offset) return 'home';
     this.offsets.set(key, offset);
     this.dirty = true;
+    return 'home';
   }
 
   /** Writes the file if anything changed (serialised: one write at a time). */

@@ -1,17 +1,26 @@
-// Where a consumer group's offsets live. Clustering: on the broker group that serves the queue
-// (CommitOffset / QueryOffset to its master; read from a slave when the master is gone).
-// Broadcasting: in a local file per member (local-offset-store.ts).
+// Where a consumer group's offsets live. Clustering: on the broker group that serves the queue —
+// committed to its master, or to a slave while the master is away (the broker accepts commits on
+// slaves); read from every broker of the group that answers, the largest winning, so commits made
+// on a slave are not rewound when the master returns (read-target.ts). Broadcasting: in a local
+// file per member (local-offset-store.ts).
 import { BrokerService } from '../proto/index.js';
 import type { ClientContext } from './client-context.js';
 import { codeOf, isUnreachable } from './retry-policy.js';
-import { masterAddress, readAddresses, type MessageQueue } from './route.js';
+import { brokerOrder, offsetPlace, reconcileOffsets, type BrokerCandidate, type OffsetPlace } from './read-target.js';
+import type { MessageQueue } from './route.js';
 import { ConveyorError, ErrorCode } from '../common/errors.js';
+
+export type { OffsetPlace } from './read-target.js';
 
 export interface OffsetStore {
   /** The committed offset ("everything below is done"), or undefined if the group has none. */
   read(queue: MessageQueue): Promise<number | undefined>;
-  /** Records that everything below `offset` is done. */
-  write(queue: MessageQueue, offset: number): Promise<void>;
+  /**
+   * Records that everything below `offset` is done. Resolves with where it landed: 'home' (the
+   * master, or the local file), or 'stand-in' (a slave, while the master is away: commit again
+   * once it is back, or the master keeps the older offset).
+   */
+  write(queue: MessageQueue, offset: number): Promise<OffsetPlace>;
   /** Makes earlier writes durable (the local store writes its file). */
   flush(): Promise<void>;
 }
@@ -19,12 +28,16 @@ export interface OffsetStore {
 export class BrokerOffsetStore implements OffsetStore {
   constructor(private readonly context: ClientContext, private readonly group: string) {}
 
+  /**
+   * Asks every broker of the group not suspected dead (all of them if every one is), at once, and
+   * takes the largest committed offset among the answers. Fails only when none answers.
+   */
   async read(queue: MessageQueue): Promise<number | undefined> {
-    const route = await this.context.routes.get(queue.topic);
-    const addresses = readAddresses(route, queue.brokerName);
-    let last: unknown = new ConveyorError(ErrorCode.NO_ROUTE, `no live broker of group '${queue.brokerName}' serves topic '${queue.topic}'`, { topic: queue.topic, broker: queue.brokerName });
-    for (const address of addresses) {
-      try {
+    const candidates = await this.candidates(queue);
+    const healthy = candidates.filter((c) => !this.context.suspicion.isSuspect(c.address));
+    const asked = healthy.length > 0 ? healthy : candidates;
+    const answers = await Promise.allSettled(
+      asked.map(async ({ address }) => {
         const answer = await this.context.connections.call(
           address,
           BrokerService.queryOffset,
@@ -32,6 +45,37 @@ export class BrokerOffsetStore implements OffsetStore {
           { deadlineMs: this.context.requestTimeoutMs },
         );
         return answer.found ? Number(answer.queueOffset) : undefined;
+      }),
+    );
+    const offsets: Array<number | undefined> = [];
+    let last: unknown;
+    for (const answer of answers) {
+      if (answer.status === 'fulfilled') {
+        offsets.push(answer.value);
+        continue;
+      }
+      if (!isUnreachable(codeOf(answer.reason))) throw answer.reason;
+      last = answer.reason;
+    }
+    if (offsets.length === 0) {
+      this.context.routes.refreshSoon(queue.topic);
+      throw last;
+    }
+    return reconcileOffsets(offsets);
+  }
+
+  /** Commits to the master; when it is unreachable or not in the route, to the first slave that answers. */
+  async write(queue: MessageQueue, offset: number): Promise<OffsetPlace> {
+    let last: unknown;
+    for (const { address, brokerId } of await this.candidates(queue)) {
+      try {
+        await this.context.connections.call(
+          address,
+          BrokerService.commitOffset,
+          { consumerGroup: this.group, topic: queue.topic, queueId: queue.queueId, queueOffset: offset },
+          { deadlineMs: this.context.requestTimeoutMs },
+        );
+        return offsetPlace(brokerId);
       } catch (err) {
         if (!isUnreachable(codeOf(err))) throw err;
         last = err;
@@ -41,22 +85,17 @@ export class BrokerOffsetStore implements OffsetStore {
     throw last;
   }
 
-  async write(queue: MessageQueue, offset: number): Promise<void> {
-    const route = await this.context.routes.get(queue.topic);
-    const address = masterAddress(route, queue.brokerName);
-    if (address === undefined) {
-      // The master is gone: the offset is committed on a later interval, once it is back.
-      throw new ConveyorError(ErrorCode.NO_ROUTE, `broker group '${queue.brokerName}' has no live master to commit offsets to`, { topic: queue.topic, broker: queue.brokerName });
-    }
-    await this.context.connections.call(
-      address,
-      BrokerService.commitOffset,
-      { consumerGroup: this.group, topic: queue.topic, queueId: queue.queueId, queueOffset: offset },
-      { deadlineMs: this.context.requestTimeoutMs },
-    );
+  async flush(): Promise<void> {
+    // Every write went to a broker already.
   }
 
-  async flush(): Promise<void> {
-    // Every write went to the broker already.
+  private async candidates(queue: MessageQueue): Promise<BrokerCandidate[]> {
+    const route = await this.context.routes.get(queue.topic);
+    const candidates = brokerOrder(route, queue.brokerName, (address) => this.context.suspicion.isSuspect(address));
+    if (candidates.length === 0) {
+      this.context.routes.refreshSoon(queue.topic);
+      throw new ConveyorError(ErrorCode.NO_ROUTE, `no live broker of group '${queue.brokerName}' serves topic '${queue.topic}'`, { topic: queue.topic, broker: queue.brokerName });
+    }
+    return candidates;
   }
 }

@@ -10,6 +10,11 @@ export class ProcessQueue {
   readonly tracker: OffsetTracker;
   /** The offset last persisted (broker or local file); undefined before the first commit. */
   lastCommitted: number | undefined;
+  /**
+   * False while the last commit landed on a slave standing in for an absent master: the offset
+   * is committed again (to the master once it is back) even if it has not moved.
+   */
+  lastCommitAtHome = true;
   private droppedFlag = false;
   private runningCount = 0;
   private spaceWaiters: Array<() => void> = [];
@@ -79,9 +84,9 @@ export class ProcessQueue {
     return this.tracker.committable();
   }
 
-  /** True when the committable offset moved past what was last persisted. */
+  /** True when the committable offset moved past what was last persisted, or that went to a stand-in. */
   needsCommit(): boolean {
-    return this.lastCommitted === undefined || this.committable() !== this.lastCommitted;
+    return this.lastCommitted === undefined || this.committable() !== this.lastCommitted || !this.lastCommitAtHome;
   }
 
   /** Stops this queue: the pull loop ends, queued messages are skipped, waiters wake. */

@@ -78,7 +78,7 @@ export class PullConsumer {
     });
   }
 
-  /** Records that everything below `offset` is done for the group (on the queue's master). */
+  /** Records that everything below `offset` is done for the group (on the queue's master; on a slave while the master is away). */
   async commit(queue: MessageQueue, offset: number): Promise<void> {
     this.running();
     checkQueue(queue);

@@ -16,7 +16,7 @@ import { PULL_LONG_POLL_MS_DEFAULT, PULL_MAX_BYTES_DEFAULT, PULL_MAX_COUNT_MAX }
 import { QueuePuller, type StartPosition } from './queue-puller.js';
 import { allocateAveragely, diffAssignment } from './rebalance.js';
 import { codeOf } from './retry-policy.js';
-import { allAddresses, compareQueues, queueKey, readAddresses, readableQueues, type MessageQueue, type TopicRoute } from './route.js';
+import { allAddresses, compareQueues, queueKey, readableQueues, type MessageQueue, type TopicRoute } from './route.js';
 import { parseTagExpression, type TagFilter } from './tag-expression.js';
 
 export const CONSUME_CONCURRENCY_DEFAULT = 20;
@@ -89,6 +89,7 @@ export class PushConsumer {
   private rebalancing: Promise<void> | undefined;
   private committing: Promise<void> = Promise.resolve();
   private heartbeatAddresses = new Set<string>();
+  private pulledFromSlaves = 0;
 
   constructor(private readonly options: PushConsumerOptions) {
     this.group = validateName('consumer group', options.group);
@@ -171,10 +172,11 @@ export class PushConsumer {
     return this.committing;
   }
 
-  stats(): { queues: number; cached: number; running: number; handled: number; givenUp: number } {
+  /** `pulledFromSlaves`: messages pulled from a slave (failover reads) since start. */
+  stats(): { queues: number; cached: number; running: number; handled: number; givenUp: number; pulledFromSlaves: number } {
     const cached = [...this.pullers.values()].reduce((sum, p) => sum + (p.processQueue?.cachedCount ?? 0), 0);
     const d = this.dispatcher?.stats;
-    return { queues: this.pullers.size, cached, running: d?.running ?? 0, handled: d?.handled ?? 0, givenUp: d?.givenUp ?? 0 };
+    return { queues: this.pullers.size, cached, running: d?.running ?? 0, handled: d?.handled ?? 0, givenUp: d?.givenUp ?? 0, pulledFromSlaves: this.pulledFromSlaves };
   }
 
   /**
@@ -270,23 +272,35 @@ export class PushConsumer {
     for (const queue of change.added) this.acquire(queue);
   }
 
-  /** Sorted live member ids of the group, from the first broker of the route that answers. */
+  /**
+   * Sorted live member ids of the group: the union of what every broker of the route (not
+   * suspected dead) answers, asked at once. A union, not the first answer: a broker that has just
+   * restarted knows only the members that heartbeated since, and members going by its list alone
+   * would disagree about the allocation. Undefined when no broker answered.
+   */
   private async members(route: TopicRoute): Promise<string[] | undefined> {
     const context = this.context as ClientContext;
-    for (const broker of route.brokers) {
-      for (const address of readAddresses(route, broker.brokerName)) {
-        try {
-          const answer = await context.connections.call(address, BrokerService.getConsumerList, { consumerGroup: this.group }, { deadlineMs: context.requestTimeoutMs });
-          const members = [...answer.clientIds];
-          // A broker that has not seen this member's heartbeat yet: count it in, it is alive.
-          if (!members.includes(this.clientId)) members.push(this.clientId);
-          return members.sort();
-        } catch (err) {
-          this.log.debug({ address, err }, 'consumer list failed, asking the next broker');
-        }
+    const all = allAddresses(route);
+    const healthy = all.filter((address) => !context.suspicion.isSuspect(address));
+    const answers = await Promise.allSettled(
+      (healthy.length > 0 ? healthy : all).map((address) =>
+        context.connections.call(address, BrokerService.getConsumerList, { consumerGroup: this.group }, { deadlineMs: context.requestTimeoutMs }),
+      ),
+    );
+    const members = new Set<string>();
+    let answered = false;
+    for (const answer of answers) {
+      if (answer.status === 'rejected') {
+        this.log.debug({ err: answer.reason }, 'consumer list failed on one broker');
+        continue;
       }
+      answered = true;
+      for (const id of answer.value.clientIds) members.add(id);
     }
-    return undefined;
+    if (!answered) return undefined;
+    // A broker that has not seen this member's heartbeat yet: count it in, it is alive.
+    members.add(this.clientId);
+    return [...members].sort();
   }
 
   private acquire(queue: MessageQueue): void {
@@ -301,6 +315,7 @@ export class PushConsumer {
       pullMaxBytes: this.options.pullMaxBytes ?? PULL_MAX_BYTES_DEFAULT,
       longPollMs: this.options.longPollMs ?? PULL_LONG_POLL_MS_DEFAULT,
       maxCachedMessagesPerQueue: this.options.maxCachedMessagesPerQueue ?? MAX_CACHED_MESSAGES_PER_QUEUE_DEFAULT,
+      onSlaveMessages: (count) => (this.pulledFromSlaves += count),
       log: this.log,
     });
     this.pullers.set(queueKey(queue), puller);
@@ -331,10 +346,11 @@ export class PushConsumer {
     await (this.offsets as OffsetStore).flush().catch((err: unknown) => this.log.warn({ err }, 'local offset flush failed'));
   }
 
-  private async commitQueue(queue: MessageQueue, offset: number, processQueue: { lastCommitted: number | undefined }): Promise<void> {
+  private async commitQueue(queue: MessageQueue, offset: number, processQueue: { lastCommitted: number | undefined; lastCommitAtHome: boolean }): Promise<void> {
     try {
-      await (this.offsets as OffsetStore).write(queue, offset);
+      const place = await (this.offsets as OffsetStore).write(queue, offset);
       processQueue.lastCommitted = offset;
+      processQueue.lastCommitAtHome = place === 'home';
     } catch (err) {
       this.log.debug({ queue: queueKey(queue), offset, err }, 'offset commit failed, retrying on the next interval');
     }

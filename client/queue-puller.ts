@@ -9,8 +9,9 @@ import type { ConsumeDispatcher } from './consume-dispatcher.js';
 import type { OffsetStore } from './offset-store.js';
 import { ProcessQueue } from './process-queue.js';
 import { offsetAfterOutOfRange, pullQueue, queueRange, searchOffset } from './queue-reader.js';
+import { outOfRangeAction } from './read-target.js';
 import { codeOf } from './retry-policy.js';
-import { queueKey, type MessageQueue } from './route.js';
+import { MASTER_BROKER_ID, queueKey, type MessageQueue } from './route.js';
 import { matchesTag, type TagFilter } from './tag-expression.js';
 
 /** Where a group with no committed offset for a queue starts: the oldest stored, the next new one, or a time. */
@@ -31,6 +32,8 @@ export interface PullerSettings {
   pullMaxBytes: number;
   longPollMs: number;
   maxCachedMessagesPerQueue: number;
+  /** Called with the messages of every pull a slave answered (consumer statistics). */
+  onSlaveMessages?: (count: number) => void;
   log: Logger;
 }
 
@@ -85,6 +88,7 @@ export class QueuePuller {
         });
         this.backoffMs = 0;
         if (this.stopped) break;
+        if (result.brokerId !== MASTER_BROKER_ID && result.messages.length > 0) settings.onSlaveMessages?.(result.messages.length);
         // Defensive: only records at or after the asked offset, in order.
         const messages = result.messages.filter((m) => m.queueOffset >= offset).sort((a, b) => a.queueOffset - b.queueOffset);
         const last = messages[messages.length - 1];
@@ -103,6 +107,15 @@ export class QueuePuller {
   private async onPullError(processQueue: ProcessQueue, offset: number, err: unknown): Promise<void> {
     const code = codeOf(err);
     if (code === ErrorCode.OFFSET_OUT_OF_RANGE && err instanceof ConveyorError) {
+      const min = Number(err.fields.minOffset ?? err.fields.minQueueOffset);
+      const max = Number(err.fields.maxOffset ?? err.fields.maxQueueOffset);
+      const servedBy = err.fields.brokerId === undefined ? undefined : Number(err.fields.brokerId);
+      if (Number.isSafeInteger(min) && Number.isSafeInteger(max) && outOfRangeAction(offset, min, max, servedBy).kind === 'wait') {
+        // A slave that has not copied this far yet: keep the position, ask again after a pause.
+        this.settings.log.debug({ queue: queueKey(this.queue), offset, slaveMaxOffset: max, brokerId: servedBy }, 'slave is behind the consumer position, waiting');
+        await this.backoff();
+        return;
+      }
       const corrected = await this.untilStopped(() => offsetAfterOutOfRange(this.settings.context, this.queue, offset, err));
       if (corrected === undefined) return;
       this.settings.log.warn({ queue: queueKey(this.queue), offset, corrected }, 'pull offset out of range, moved to the nearest valid offset');

@@ -1,13 +1,15 @@
 // Reading one queue: pull (long poll), queue range, offset for a timestamp. Reads go to the
 // broker group's master first and, when it does not answer, to its slaves (DESIGN.md §6: consumers
-// go on reading from a slave when the master is gone). Shared by both consumers and admin.
+// go on reading from a slave when the master is gone); brokers that recently failed are tried
+// last, and a held pull gives up on a broker that leaves the route. Shared by consumers and admin.
 import { ConveyorError, ErrorCode } from '../common/errors.js';
 import type { ClientMethod } from '../common/grpc.js';
 import { BrokerService, conveyor } from '../proto/index.js';
 import type { ClientContext } from './client-context.js';
 import { messagesFromRecords, type Message } from './message.js';
 import { codeOf, isUnreachable, refreshesRoute } from './retry-policy.js';
-import { readAddresses, type MessageQueue } from './route.js';
+import { betterBrokerListed, brokerOrder, isListed, type BrokerCandidate } from './read-target.js';
+import type { MessageQueue } from './route.js';
 
 /** Long-poll hold asked of the broker when a queue has nothing new (the broker caps it too). */
 export const PULL_LONG_POLL_MS_DEFAULT = 15_000;
@@ -43,38 +45,123 @@ export interface PullRequestOptions {
   signal?: AbortSignal;
 }
 
-/** Calls `method` on the queue's broker group: master first, then slaves, on unreachable errors only. */
-export async function callBrokerGroup<Req, Res>(
+/**
+ * While a long-poll pull is held at one broker, how often the client checks that the broker is
+ * still in the route and not suspected dead (a frozen master holds the pull until its deadline
+ * otherwise). Checking is a map lookup; this bounds how late a pull moves to the slave.
+ */
+export const PULL_WATCH_INTERVAL_MS = 500;
+
+export interface GroupCallOptions {
+  deadlineMs: number;
+  signal?: AbortSignal;
+  /**
+   * Long calls (held pulls): give up on a broker that leaves the route or becomes suspected while
+   * the call waits, and go on with the next broker of the group.
+   */
+  watch?: boolean;
+}
+
+/** A group call's answer and who gave it. */
+export interface GroupAnswer<Res> {
+  readonly value: Res;
+  readonly address: string;
+  readonly brokerId: number;
+}
+
+/**
+ * Calls `method` on the queue's broker group: the master first, then slaves by id, brokers
+ * suspected dead last (read-target.ts); the next broker is tried only after an unreachable
+ * error. An error with a meaning is thrown at once, with `brokerId` and `address` added to its
+ * fields (an OFFSET_OUT_OF_RANGE from a slave means something else than from the master).
+ */
+export async function callBrokerGroupAt<Req, Res>(
   context: ClientContext,
   queue: MessageQueue,
   method: ClientMethod<Req, Res>,
   request: Req,
-  options: { deadlineMs: number; signal?: AbortSignal },
-): Promise<Res> {
+  options: GroupCallOptions,
+): Promise<GroupAnswer<Res>> {
   const route = await context.routes.get(queue.topic);
-  const addresses = readAddresses(route, queue.brokerName);
-  if (addresses.length === 0) {
+  const candidates = brokerOrder(route, queue.brokerName, (address) => context.suspicion.isSuspect(address));
+  if (candidates.length === 0) {
     context.routes.refreshSoon(queue.topic);
     throw new ConveyorError(ErrorCode.NO_ROUTE, `no live broker of group '${queue.brokerName}' serves topic '${queue.topic}'`, { topic: queue.topic, broker: queue.brokerName });
   }
   let last: unknown;
-  for (const address of addresses) {
+  for (const { address, brokerId } of candidates) {
+    const watched = options.watch ? watchBroker(context, queue, { address, brokerId }, options.signal) : undefined;
     try {
-      return await context.connections.call(address, method, request, options);
+      const value = await context.connections.call(address, method, request, { deadlineMs: options.deadlineMs, signal: watched?.signal ?? options.signal });
+      return { value, address, brokerId };
     } catch (err) {
+      if (options.signal?.aborted) throw err;
+      if (watched?.abandoned()) {
+        // The broker left the route or stopped answering others while this call waited, or the
+        // master is back: start over with the group's current order.
+        return callBrokerGroupAt(context, queue, method, request, { ...options, watch: true });
+      }
       const code = codeOf(err);
       if (refreshesRoute(code)) context.routes.refreshSoon(queue.topic);
-      if (!isUnreachable(code) || options.signal?.aborted) throw err;
+      if (!isUnreachable(code)) throw withBroker(err, address, brokerId);
       last = err;
+    } finally {
+      watched?.stop();
     }
   }
   throw last;
 }
 
+/** callBrokerGroupAt without who answered. */
+export async function callBrokerGroup<Req, Res>(
+  context: ClientContext,
+  queue: MessageQueue,
+  method: ClientMethod<Req, Res>,
+  request: Req,
+  options: GroupCallOptions,
+): Promise<Res> {
+  return (await callBrokerGroupAt(context, queue, method, request, options)).value;
+}
+
+/**
+ * A child abort signal that fires when the broker leaves the route or becomes suspected, or — for
+ * a slave — when the group's master is listed again and not suspected (consumption moves back).
+ */
+function watchBroker(context: ClientContext, queue: MessageQueue, target: BrokerCandidate, parent: AbortSignal | undefined): { signal: AbortSignal; abandoned: () => boolean; stop: () => void } {
+  const { address } = target;
+  const controller = new AbortController();
+  let gaveUp = false;
+  const onParentAbort = (): void => controller.abort();
+  parent?.addEventListener('abort', onParentAbort, { once: true });
+  if (parent?.aborted) controller.abort();
+  const timer = setInterval(() => {
+    const route = context.routes.peek(queue.topic);
+    const suspect = (a: string): boolean => context.suspicion.isSuspect(a);
+    if (isListed(route, queue.brokerName, address) && !suspect(address) && (route === undefined || !betterBrokerListed(route, queue.brokerName, target, suspect))) return;
+    gaveUp = true;
+    controller.abort();
+  }, PULL_WATCH_INTERVAL_MS);
+  timer.unref();
+  return {
+    signal: controller.signal,
+    abandoned: () => gaveUp && !(parent?.aborted ?? false),
+    stop: () => {
+      clearInterval(timer);
+      parent?.removeEventListener('abort', onParentAbort);
+    },
+  };
+}
+
+/** The same error with the answering broker added to its fields. */
+function withBroker(err: unknown, address: string, brokerId: number): unknown {
+  if (!(err instanceof ConveyorError)) return err;
+  return new ConveyorError(err.code, err.message, { ...err.fields, brokerId, address }, { cause: err });
+}
+
 export async function pullQueue(context: ClientContext, queue: MessageQueue, offset: number, options: PullRequestOptions): Promise<PullResult> {
   const maxCount = Math.min(Math.max(1, Math.floor(options.maxCount)), PULL_MAX_COUNT_MAX);
   const maxWaitMs = options.maxWaitMs ?? 0;
-  const response = await callBrokerGroup(
+  const answer = await callBrokerGroupAt(
     context,
     queue,
     BrokerService.pull,
@@ -88,8 +175,9 @@ export async function pullQueue(context: ClientContext, queue: MessageQueue, off
       tagExpression: options.tagExpression ?? '*',
       maxWaitMs,
     },
-    { deadlineMs: maxWaitMs + PULL_DEADLINE_MARGIN_MS, signal: options.signal },
+    { deadlineMs: maxWaitMs + PULL_DEADLINE_MARGIN_MS, signal: options.signal, watch: maxWaitMs > 0 },
   );
+  const response = answer.value;
   const status = pullStatus(response.status);
   const messages = status === 'FOUND' ? messagesFromRecords(response.records, response.brokerName || queue.brokerName) : [];
   return {
