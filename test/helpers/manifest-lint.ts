@@ -222,20 +222,41 @@ export function lintManifests(objects: readonly KubeObject[], imageEnv: Record<s
     }
   }
 
+  // A broker's nameserver list names either the nameservers' headless Service (it resolves to every
+  // ready nameserver pod, re-resolved by the broker, so adding a nameserver needs no broker restart)
+  // or each nameserver pod by its stable name; either way at the nameservers' gRPC port, and
+  // together covering every nameserver pod of the namespace.
   for (const { workload, container, pod, nameservers } of brokerContainers) {
-    const expected = new Set(nameserverPods.filter((n) => n.pod.namespace === pod.namespace).map((n) => n.pod.name));
+    const inNamespace = nameserverPods.filter((n) => n.pod.namespace === pod.namespace);
+    const expected = new Set(inNamespace.map((n) => n.pod.name));
     const listed = new Set<string>();
     for (const address of nameservers) {
       const [host = '', port = ''] = address.split(':');
+      const service = headlessServiceAt(host, pod.namespace);
+      if (service !== undefined) {
+        const covered = inNamespace.filter((n) => selects({ matchLabels: (service as Service).spec?.selector }, templateLabels(n.set)));
+        if (covered.length === 0 || covered.some((n) => Number(port) !== n.grpcPort)) {
+          report('nameservers-listed', workload, `container ${container.name}: '${address}' is a headless Service but not of the nameserver pods at their gRPC port`);
+        } else for (const n of covered) listed.add(n.pod.name);
+        continue;
+      }
       const [podName = '', serviceName, namespace = pod.namespace, ...domain] = host.split('.');
       const target = nameserverPods.find((n) => n.pod.name === podName && n.pod.namespace === namespace);
       const fqdn = domain.length === 0 || domain.join('.') === CLUSTER_DOMAIN;
       if (target === undefined || (target.set as StatefulSet).spec?.serviceName !== serviceName || !fqdn || Number(port) !== target.grpcPort) {
-        report('nameservers-listed', workload, `container ${container.name}: '${address}' is not the stable name and gRPC port of a nameserver pod`);
+        report('nameservers-listed', workload, `container ${container.name}: '${address}' is neither the nameservers' headless Service nor the stable name of a nameserver pod, at the gRPC port`);
       } else listed.add(podName);
     }
     const missing = [...expected].filter((name) => !listed.has(name));
     if (missing.length > 0) report('nameservers-listed', workload, `container ${container.name} in pod ${pod.name}: nameservers missing from its list: ${missing.join(', ')}`);
+  }
+
+  /** The headless Service a host name (`svc`, `svc.ns`, `svc.ns.svc`, `svc.ns.svc.<domain>`) stands for, if any. */
+  function headlessServiceAt(host: string, podNamespace: string): KubeObject | undefined {
+    const [name = '', namespace = podNamespace, svc, ...domain] = host.split('.');
+    if (svc !== undefined && svc !== 'svc') return undefined;
+    if (domain.length > 0 && domain.join('.') !== CLUSTER_DOMAIN) return undefined;
+    return objects.find((o) => o.kind === 'Service' && o.metadata.name === name && namespaceOf(o) === namespace && (o as Service).spec?.clusterIP === 'None');
   }
   return dedupe(problems);
 }

@@ -95,8 +95,9 @@ describe('the lint reports', () => {
     ['a broker registering its pod IP', [{ file: 'base/broker-a.yaml', from: '              value: $(POD_NAME).conveyor-broker.$(POD_NAMESPACE).svc.cluster.local', to: '              valueFrom:\n                fieldRef:\n                  fieldPath: status.podIP' }], 'advertised-host', sts('broker-a')],
     ['two StatefulSets claiming one broker group', [{ file: 'base/broker-b.yaml', from: LABEL_NAME, to: '            - name: CONVEYOR_BROKER_NAME\n              value: broker-a\n' }], 'broker-identity', sts('broker-b')],
     ['a data directory off the volume claim', [{ file: 'base/broker-a.yaml', from: 'mountPath: /var/lib/conveyor', to: 'mountPath: /var/lib/conveyor-data' }], 'data-dir-volume', sts('broker-a')],
-    ['a nameserver missing from the brokers’ list', [{ file: 'base/nameserver.yaml', from: 'replicas: 2', to: 'replicas: 3' }], 'nameservers-listed', sts('broker-a')],
-    ['a nameserver address that is not a nameserver pod', [{ file: 'base/broker-config.yaml', from: 'nameserver-1.conveyor-nameserver:9876', to: 'nameserver-1.conveyor-nameserver:9877' }], 'nameservers-listed', sts('broker-b')],
+    ['a nameserver missing from the brokers’ list', [{ file: 'base/broker-config.yaml', from: 'CONVEYOR_NAMESERVERS: conveyor-nameserver:9876', to: 'CONVEYOR_NAMESERVERS: nameserver-0.conveyor-nameserver:9876' }], 'nameservers-listed', sts('broker-a')],
+    ['the nameserver Service at another port than the nameservers’ gRPC port', [{ file: 'base/broker-config.yaml', from: 'conveyor-nameserver:9876', to: 'conveyor-nameserver:9877' }], 'nameservers-listed', sts('broker-b')],
+    ['a headless Service that is not the nameservers’', [{ file: 'base/broker-config.yaml', from: 'conveyor-nameserver:9876', to: 'conveyor-broker:9876' }], 'nameservers-listed', sts('broker-a')],
   ])('%s', async (_what, edits, rule, object) => {
     const problems = await validate(brokenCopy(edits), { schemas: false });
     expect(summary(problems)).toContainEqual([rule, object]);

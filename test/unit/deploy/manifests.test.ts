@@ -113,7 +113,7 @@ describe('the dev setup', () => {
       ['broker-a', 1],
       ['broker-b', 1],
     ]);
-    expect(brokerEnv(objects, 'broker-a', 0)).toMatchObject({ CONVEYOR_REPLICATION_MODE: 'async', CONVEYOR_NAMESERVERS: 'nameserver-0.conveyor-nameserver:9876' });
+    expect(brokerEnv(objects, 'broker-a', 0)).toMatchObject({ CONVEYOR_REPLICATION_MODE: 'async', CONVEYOR_NAMESERVERS: 'conveyor-nameserver:9876' });
   });
 
   test('asks for less than the production setup', () => {
