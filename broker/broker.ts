@@ -124,7 +124,7 @@ export class Broker {
       replication = started;
       closeOnFailure.unshift(() => started.close());
       const gate = new RequestGate();
-      const dedup = new DedupWindow({ windowMs: config.dedupWindowMs, startedAtMs: clock() });
+      const dedup = new DedupWindow({ windowMs: config.dedupWindowMs, startedAtMs: clock(), newestStoredBeforeStartMs: await newestStoreTimestamp(opened, topics) });
       const longPolls = new LongPollTable();
       const metrics = createBrokerMetrics(registry, {
         store: { minPhysicalOffset: () => opened.minPhysicalOffset, maxPhysicalOffset: () => opened.maxPhysicalOffset, flushedPhysicalOffset: () => opened.flushedPhysicalOffset },
@@ -228,4 +228,25 @@ export class Broker {
     await registration.stop({ unregister: true });
     await ops.close();
   }
+}
+
+/**
+ * The store timestamp of the newest record in any queue of a known topic (null: none; undefined:
+ * a queue's last record could not be read, so the dedup window falls back to the process start),
+ * read once at start: ids stored before the start can be duplicates only while it is inside the
+ * dedup window.
+ */
+async function newestStoreTimestamp(store: MessageStore, topics: TopicManager): Promise<number | null | undefined> {
+  let newest: number | null = null;
+  for (const topic of topics.list()) {
+    const queueCount = Math.max(topic.readQueueCount, topic.writeQueueCount);
+    for (let queueId = 0; queueId < queueCount; queueId++) {
+      const range = store.queueRange(topic.topicName, queueId);
+      if (range.maxQueueOffset === range.minQueueOffset) continue;
+      const timestamp = await store.lastStoreTimestamp(topic.topicName, queueId);
+      if (timestamp === 0) return undefined;
+      newest = Math.max(newest ?? timestamp, timestamp);
+    }
+  }
+  return newest;
 }

@@ -1,15 +1,19 @@
 // The in-memory half of send de-duplication: the results of recently stored messages by message
 // id, for `windowMs` after their store timestamp. Pure: callers pass the current time.
 //
-// The window is a cache, not the truth: the store's message-id index is. The memory is
-// authoritative only for ids stored since `coveredSinceMs` (the process start, moved forward when
-// the size bound evicts an entry still inside the window). While that point lies inside the
-// window, a miss here must be confirmed against the store (`needsStoreLookup`).
+// The window is a cache, not the truth: the store's message-id index is. A miss here must be
+// confirmed against the store (`needsStoreLookup`) only when the id could be there:
+// - ids stored before this process started: only while the store's newest record from before the
+//   start (`newestStoredBeforeStartMs`) is inside the window; an empty store never;
+// - ids evicted by the size bound: they go into a time-sliced Bloom filter (recent-id-filter.ts);
+//   only a filter hit (or a filter that overflowed, see `coveredSinceMs`) asks the store.
+// Expiry and eviction order is a FIFO of the entries (array + head index), so `put` is amortised O(1).
 import { assert } from '../common/errors.js';
+import { RecentIdFilter } from './recent-id-filter.js';
 
 /**
  * Most ids kept in memory. About 200 bytes each, so ~40 MiB at the bound; at 1,600 messages/s a
- * 2-minute window fits. Past it the oldest are evicted and misses fall back to the store index.
+ * 2-minute window fits. Past it the oldest are evicted into the eviction filter (recent-id-filter.ts).
  */
 export const DEDUP_WINDOW_ENTRIES_MAX = 200_000;
 
@@ -27,30 +31,55 @@ export interface DedupWindowOptions {
   windowMs: number;
   /** When this process started remembering: ids stored before it are only in the store index. */
   startedAtMs: number;
+  /**
+   * The store timestamp of the newest record stored before this process started (null: the store
+   * was empty). When given, ids from before the start need a store lookup only while it is inside
+   * the window, instead of for a whole window after `startedAtMs`.
+   */
+  newestStoredBeforeStartMs?: number | null;
   entriesMax?: number;
 }
+
+/** FIFO slots consumed before the FIFO array is compacted (bounds the dead prefix kept alive). */
+const FIFO_COMPACT_AFTER = 4_096;
 
 export class DedupWindow {
   readonly windowMs: number;
   readonly entriesMax: number;
   private readonly entries = new Map<string, StoredResult>();
-  private coveredSince: number;
+  /** Entries in put order; a slot whose entry was replaced or deleted is skipped when reached. */
+  private fifo: StoredResult[] = [];
+  private fifoHead = 0;
+  /** Ids evicted by the size bound while still inside the window. */
+  private readonly evicted = new RecentIdFilter();
+  /** Ids stored before this are possibly only in the store (the pre-start part). */
+  private readonly preStartUntil: number;
+  private visits = 0;
 
   constructor(options: DedupWindowOptions) {
     assert(options.windowMs >= 0, 'dedup windowMs must not be negative');
     this.windowMs = options.windowMs;
     this.entriesMax = options.entriesMax ?? DEDUP_WINDOW_ENTRIES_MAX;
     assert(this.entriesMax >= 1, 'dedup entriesMax must be at least 1');
-    this.coveredSince = options.startedAtMs;
+    const newest = options.newestStoredBeforeStartMs;
+    this.preStartUntil = newest === undefined ? options.startedAtMs : newest === null ? Number.NEGATIVE_INFINITY : newest + 1;
+  }
+
+  /** FIFO slots `prune` has looked at so far (a cost counter for tests: amortised O(1) per put). */
+  get pruneVisits(): number {
+    return this.visits;
   }
 
   get size(): number {
     return this.entries.size;
   }
 
-  /** Store timestamps from this one on are fully remembered (see the file comment). */
+  /**
+   * From this store timestamp on, every id is in memory or in the eviction filter (see the file
+   * comment); a miss for an older id inside the window must ask the store.
+   */
   get coveredSinceMs(): number {
-    return this.coveredSince;
+    return Math.max(this.preStartUntil, this.evicted.completeSinceMs);
   }
 
   /** Whether a message stored at `storeTimestampMs` still counts as a duplicate at `nowMs`. */
@@ -69,9 +98,16 @@ export class DedupWindow {
     return entry;
   }
 
-  /** Whether a miss in memory at `nowMs` may still be a duplicate known only to the store. */
-  needsStoreLookup(nowMs: number): boolean {
-    return this.windowMs > 0 && this.coveredSince > nowMs - this.windowMs;
+  /**
+   * Whether a miss in memory for `messageId` at `nowMs` may still be a duplicate known only to the
+   * store. Without an id: whether any miss may be.
+   */
+  needsStoreLookup(nowMs: number, messageId?: string): boolean {
+    if (this.windowMs === 0) return false;
+    const since = nowMs - this.windowMs;
+    if (this.coveredSinceMs > since) return true;
+    if (!this.evicted.hasIdsSince(since)) return false;
+    return messageId === undefined || this.evicted.mightContain(messageId, since);
   }
 
   /** Remembers a stored message; drops expired entries and evicts past the bound. */
@@ -79,26 +115,34 @@ export class DedupWindow {
     if (this.windowMs === 0) return;
     this.entries.delete(result.messageId);
     this.entries.set(result.messageId, result);
+    this.fifo.push(result);
     this.prune(nowMs);
   }
 
   /** Forgets every id stored in `topic` (topic deletion: a re-created topic starts afresh). */
   forgetTopic(topic: string): void {
     for (const [id, entry] of this.entries) if (entry.topic === topic) this.entries.delete(id);
+    this.fifo = this.fifo.slice(this.fifoHead).filter((entry) => this.entries.get(entry.messageId) === entry);
+    this.fifoHead = 0;
   }
 
   /** Drops entries that left the window and, past the size bound, the oldest ones. */
   prune(nowMs: number): void {
-    for (const [id, entry] of this.entries) {
-      if (this.isWithinWindow(entry.storeTimestampMs, nowMs)) break;
-      this.entries.delete(id);
+    while (this.fifoHead < this.fifo.length) {
+      const entry = this.fifo[this.fifoHead]!;
+      this.visits++;
+      const live = this.entries.get(entry.messageId) === entry;
+      if (live && this.isWithinWindow(entry.storeTimestampMs, nowMs)) {
+        if (this.entries.size <= this.entriesMax) break;
+        this.evicted.add(entry.messageId, entry.storeTimestampMs);
+      }
+      if (live) this.entries.delete(entry.messageId);
+      this.fifoHead++;
     }
-    while (this.entries.size > this.entriesMax) {
-      const oldest = this.entries.entries().next();
-      if (oldest.done === true) break;
-      const [id, entry] = oldest.value;
-      this.entries.delete(id);
-      this.coveredSince = Math.max(this.coveredSince, entry.storeTimestampMs + 1);
+    if (this.fifoHead >= FIFO_COMPACT_AFTER && this.fifoHead * 2 >= this.fifo.length) {
+      this.fifo = this.fifo.slice(this.fifoHead);
+      this.fifoHead = 0;
     }
+    this.evicted.expire(nowMs - this.windowMs);
   }
 }

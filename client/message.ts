@@ -1,6 +1,6 @@
 // Messages as the client API shows them: what a producer hands in (OutgoingMessage) and what a
 // consumer or a lookup gets back (Message, decoded from stored records with common/record.ts).
-import { decodeRecords, measureBatch, measureRecord, type RecordMessage } from '../common/record.js';
+import { mapRecords, measureBatch, measureRecord, type RecordMessage } from '../common/record.js';
 import { ConveyorError, ErrorCode } from '../common/errors.js';
 import { validateName } from '../common/names.js';
 import type { conveyor } from '../proto/index.js';
@@ -95,27 +95,29 @@ export function toWireMessage(message: PreparedMessage): conveyor.IMessageInput 
   };
 }
 
-/** Decodes the concatenated stored records of a pull or query answer. Throws CORRUPT_RECORD. */
+/**
+ * Decodes the concatenated stored records of a pull or query answer, building each Message in
+ * one object (no intermediate record). Each `body` is a view into `records`, not a copy: the
+ * answer's buffer stays alive while any of its messages' bodies is referenced (copy with
+ * `Buffer.from(message.body)` to keep one body of a large answer). Messages without properties
+ * share one frozen empty object. Throws CORRUPT_RECORD.
+ */
 export function messagesFromRecords(records: Uint8Array, brokerName: string): Message[] {
   if (records.byteLength === 0) return [];
-  const buf = Buffer.from(records.buffer, records.byteOffset, records.byteLength);
-  const out: Message[] = [];
-  for (const record of decodeRecords(buf)) {
-    out.push({
-      topic: record.topic,
-      brokerName,
-      queueId: record.queueId,
-      queueOffset: record.queueOffset,
-      physicalOffset: record.physicalOffset,
-      messageId: record.messageId,
-      keys: record.keys,
-      tag: record.tag,
-      properties: record.properties,
-      body: Buffer.from(record.body.buffer, record.body.byteOffset, record.body.byteLength),
-      bornTimestampMs: record.bornTimestampMs,
-      storeTimestampMs: record.storeTimestampMs,
-      flags: record.flags,
-    });
-  }
-  return out;
+  const buf = Buffer.isBuffer(records) ? records : Buffer.from(records.buffer, records.byteOffset, records.byteLength);
+  return mapRecords(buf, (record): Message => ({
+    topic: record.topic,
+    brokerName,
+    queueId: record.queueId,
+    queueOffset: record.queueOffset,
+    physicalOffset: record.physicalOffset,
+    messageId: record.messageId,
+    keys: record.keys,
+    tag: record.tag,
+    properties: record.properties,
+    body: record.body,
+    bornTimestampMs: record.bornTimestampMs,
+    storeTimestampMs: record.storeTimestampMs,
+    flags: record.flags,
+  }));
 }

@@ -3,6 +3,7 @@
 // another broker group with the same message ids (the broker de-duplicates on them). Ordered sends
 // pick the queue from a sharding key and never hop.
 import type { Logger } from '../common/logging.js';
+import { measureRecord } from '../common/record.js';
 import { ConveyorError, ErrorCode, errorCodeName } from '../common/errors.js';
 import { validateName } from '../common/names.js';
 import { BrokerService, type conveyor } from '../proto/index.js';
@@ -10,6 +11,7 @@ import { ClientContext, clientLogger, requireRunning, type ClientOptions, type L
 import { FaultAvoidance } from './fault-avoidance.js';
 import { prepareBatch, prepareMessage, toWireMessage, type OutgoingMessage, type PreparedMessage } from './message.js';
 import { QueueSelector, shardQueue } from './queue-selector.js';
+import { SendCoalescer } from './send-coalescer.js';
 import { codeOf, isRetryableSendError, refreshesRoute } from './retry-policy.js';
 import { MASTER_BROKER_ID, masterAddress, writableQueues, type MessageQueue, type TopicRoute } from './route.js';
 
@@ -88,6 +90,8 @@ export class Producer {
   private readonly oneway = new Set<Promise<void>>();
   private readonly standInRoutes = new Map<string, { route: TopicRoute; untilMs: number }>();
   private readonly counters = { onewaySent: 0, onewayFailed: 0, retries: 0 };
+  /** Concurrent send() calls to one (broker, topic, queue) share batch RPCs (send-coalescer.ts). */
+  private readonly coalescer = new SendCoalescer<PreparedMessage, SendResult>();
   private readonly log: Logger;
 
   constructor(private readonly options: ProducerOptions = {}) {
@@ -109,11 +113,14 @@ export class Producer {
     this.state = 'running';
   }
 
-  /** Sends one message and resolves with where it was stored. */
+  /**
+   * Sends one message and resolves with where it was stored. Concurrent sends to the same queue
+   * travel together in one batch RPC (no added delay: see client/send-coalescer.ts).
+   */
   async send(topic: string, message: OutgoingMessage): Promise<SendResult> {
     const context = this.running();
     const prepared = prepareMessage(topic, message, Date.now());
-    const [result] = await this.sendWithRetries(context, topic, [prepared], this.retries);
+    const [result] = await this.sendWithRetries(context, topic, [prepared], this.retries, true);
     return result as SendResult;
   }
 
@@ -191,7 +198,7 @@ export class Producer {
     return selector;
   }
 
-  private async sendWithRetries(context: ClientContext, topic: string, messages: PreparedMessage[], retries: number): Promise<SendResult[]> {
+  private async sendWithRetries(context: ClientContext, topic: string, messages: PreparedMessage[], retries: number, coalesce = false): Promise<SendResult[]> {
     let lastError: unknown;
     let lastBroker: string | undefined;
     for (let attempt = 0; attempt <= retries; attempt++) {
@@ -200,6 +207,8 @@ export class Producer {
         const target = await this.resolveTarget(context, topic);
         queue = this.selector(topic).select(target.queues, (b) => !this.avoidFaults || this.fault.isAvailable(b), lastBroker);
         if (queue === undefined) throw noWritableQueue(topic, target.route);
+        const only = messages.length === 1 ? messages[0] : undefined;
+        if (coalesce && only !== undefined) return [await this.coalescedAttempt(context, target.route, queue, only)];
         return await this.attempt(context, target.route, queue, messages);
       } catch (err) {
         const code = codeOf(err);
@@ -215,6 +224,14 @@ export class Producer {
       }
     }
     throw lastError;
+  }
+
+  /** One message sent with the other concurrent sends to the same master and queue. */
+  private coalescedAttempt(context: ClientContext, route: TopicRoute, queue: MessageQueue, message: PreparedMessage): Promise<SendResult> {
+    const address = masterAddress(route, queue.brokerName);
+    if (address === undefined) throw noWritableQueue(queue.topic, route);
+    const key = `${address}\u0000${queue.topic}\u0000${queue.queueId}`;
+    return this.coalescer.submit(key, message, measureRecord(queue.topic, message), (batch) => this.attempt(context, route, queue, batch));
   }
 
   /** One RPC to the master of the queue's broker group. Records latency or failure for fault avoidance. */

@@ -321,37 +321,98 @@ export function decodeRecordIndexFields(buf: Buffer, position = 0): RecordIndexF
 }
 
 /** Decodes and validates (length, CRC) the record at `position`. Throws CORRUPT_RECORD. */
-export function decodeRecord(buf: Buffer, position = 0): DecodedRecord {
+/** A decoded record whose body is a Buffer view into the decoded buffer. */
+export interface DecodedRecordView extends DecodedRecord {
+  body: Buffer;
+}
+
+/** The `properties` of every record that has none: shared, frozen (no object per record). */
+export const NO_PROPERTIES: Readonly<Record<string, string>> = Object.freeze({});
+
+function emptyRecord(): DecodedRecordView {
+  return { size: 0, topic: '', queueId: 0, queueOffset: 0, physicalOffset: 0, storeTimestampMs: 0, messageId: '', keys: [], tag: '', properties: {}, body: Buffer.alloc(0), bornTimestampMs: 0, flags: 0 };
+}
+
+/**
+ * Checks the record at `position` and reads every field into `into` (overwriting it); no other
+ * object is allocated besides the field values. `body` is a view into `buf`; a record without
+ * properties gets the shared frozen NO_PROPERTIES. Throws CORRUPT_RECORD.
+ */
+export function readRecordInto(buf: Buffer, position: number, into: DecodedRecordView): void {
   const check = checkRecordAt(buf, position, Number.POSITIVE_INFINITY);
   if (check.kind !== 'record') {
     const reason = check.kind === 'corrupt' ? check.reason : check.kind === 'incomplete' ? 'record is truncated' : 'padding, not a message record';
     throw new ConveyorError(ErrorCode.CORRUPT_RECORD, `cannot decode record at position ${position}: ${reason}`, { position });
   }
-  const { fields, reader } = readHead(buf, position);
+  const size = check.size;
+  const reader = new Reader(buf, position + RECORD_HEADER_BYTES, position + size);
+  into.size = size;
+  into.topic = reader.string(reader.u8(), 'latin1');
+  into.messageId = reader.string(reader.u8());
+  const keyCount = reader.u8();
+  const keys: string[] = [];
+  for (let i = 0; i < keyCount; i++) keys.push(reader.string(reader.u16()));
+  into.keys = keys;
+  into.tag = reader.string(reader.u16());
+  into.queueId = buf.readUInt32BE(position + POSITION_QUEUE_ID);
+  into.queueOffset = readU64(buf, position + POSITION_QUEUE_OFFSET);
+  into.physicalOffset = readU64(buf, position + POSITION_PHYSICAL_OFFSET);
+  into.storeTimestampMs = readU64(buf, position + POSITION_STORE_TIMESTAMP);
+  into.flags = buf.readUInt32BE(position + POSITION_FLAGS);
+  into.bornTimestampMs = readU64(buf, position + POSITION_BORN_TIMESTAMP);
   const propertyCount = reader.u16();
-  const entries: [string, string][] = [];
-  for (let i = 0; i < propertyCount; i++) {
-    const name = reader.string(reader.u16());
-    entries.push([name, reader.string(reader.u16())]);
+  if (propertyCount === 0) {
+    into.properties = NO_PROPERTIES as Record<string, string>;
+  } else {
+    const properties: Record<string, string> = {};
+    for (let i = 0; i < propertyCount; i++) {
+      const name = reader.string(reader.u16());
+      properties[name] = reader.string(reader.u16());
+    }
+    into.properties = properties;
   }
-  const body = reader.bytes(reader.u32());
-  return {
-    ...fields,
-    flags: buf.readUInt32BE(position + POSITION_FLAGS),
-    bornTimestampMs: readU64(buf, position + POSITION_BORN_TIMESTAMP),
-    properties: Object.fromEntries(entries),
-    body,
-  };
+  into.body = reader.bytes(reader.u32());
 }
 
-/** Iterates the message records in a concatenation of records (a pull answer, a replication chunk); skips padding. */
-export function* decodeRecords(buf: Buffer): Generator<DecodedRecord> {
+export function decodeRecord(buf: Buffer, position = 0): DecodedRecordView {
+  const record = emptyRecord();
+  readRecordInto(buf, position, record);
+  return record;
+}
+
+/**
+ * Calls `make` for each message record of a concatenation of records (skipping padding) with one
+ * scratch record that is overwritten for the next: `make` must copy what it keeps (its `keys`,
+ * `properties` and `body` values are fresh per record and may be kept). The consume hot path.
+ */
+export function mapRecords<T>(buf: Buffer, make: (record: Readonly<DecodedRecordView>) => T): T[] {
+  const out: T[] = [];
+  const scratch = emptyRecord();
   let position = 0;
   while (position < buf.length) {
     if (buf.length - position >= 9 && buf[position + 8] === PADDING_MAGIC) {
-      const length = buf.readUInt32BE(position);
-      if (length < PADDING_HEADER_BYTES) throw new ConveyorError(ErrorCode.CORRUPT_RECORD, `padding at position ${position} is shorter than its header`, { position });
-      position += length;
+      position += paddingLength(buf, position);
+      continue;
+    }
+    readRecordInto(buf, position, scratch);
+    position += scratch.size;
+    out.push(make(scratch));
+  }
+  return out;
+}
+
+function paddingLength(buf: Buffer, position: number): number {
+  const length = buf.readUInt32BE(position);
+  if (length < PADDING_HEADER_BYTES) throw new ConveyorError(ErrorCode.CORRUPT_RECORD, `padding at position ${position} is shorter than its header`, { position });
+  return length;
+}
+
+/** Iterates the message records in a concatenation of records (a pull answer, a replication chunk); skips padding. */
+export function* decodeRecords(buf: Buffer): Generator<DecodedRecordView> {
+  let position = 0;
+  while (position < buf.length) {
+    if (buf.length - position >= 9 && buf[position + 8] === PADDING_MAGIC) {
+      position += paddingLength(buf, position);
       continue;
     }
     const record = decodeRecord(buf, position);

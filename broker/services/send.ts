@@ -5,8 +5,9 @@
 // De-duplication (docs/broker.md "De-duplication"): a message whose id was stored within
 // dedupWindowMs (by store timestamp) is not stored again; its result is the original one with
 // duplicate=true. Ids are checked, in order, against earlier messages of the same batch, the
-// in-memory window, sends of the same id still in flight, and, while the memory does not cover
-// the whole window (after a restart, or after evictions), the store's message-id index.
+// in-memory window, sends of the same id still in flight, and, only where the id could be there
+// (records from before the start still inside the window, or a hit in the filter of ids evicted
+// from memory: DedupWindow.needsStoreLookup), the store's message-id index.
 //
 // Sync replication (docs/replication.md "Modes"): after the append a master waits until a slave
 // has flushed the batch; the wait's code (OK, SLAVE_TIMEOUT, SLAVE_NOT_AVAILABLE) is every
@@ -201,11 +202,12 @@ export class SendService {
     }
   }
 
-  /** Looks owned ids up in the store's index; ids stored within the window become duplicates. */
+  /** Looks owned ids that may be there up in the store's index; ids stored within the window become duplicates. */
   private async confirmWithStore(topic: string, ids: readonly string[], owned: ReadonlyMap<number, Deferred>, outcomes: Outcome[], now: number): Promise<void> {
     const { ctx } = this;
+    const toLookUp = [...owned.keys()].filter((i) => ctx.dedup.needsStoreLookup(now, ids[i]!));
     await Promise.all(
-      [...owned.keys()].map(async (i) => {
+      toLookUp.map(async (i) => {
         const id = ids[i]!;
         const record = await ctx.store.lookupById(id);
         if (record === null || record === undefined) return;

@@ -33,6 +33,8 @@ export class MessageIndex {
   /** Callers waiting for the backlog to drain: write at once instead of gathering. */
   private drainWaiting = 0;
   pendingEntries = 0;
+  /** Locations of the ids in `pending` and `inFlight`, oldest first: `locateId` without a scan. */
+  private readonly unwrittenById = new Map<string, IndexLocation[]>();
 
   private constructor(private readonly meta: MetadataStore, private readonly db: MetaDb, private readonly segmentBytes: number, public persistedPhysicalOffset: number, private readonly log: Logger) {}
 
@@ -57,6 +59,14 @@ export class MessageIndex {
   add(batch: DispatchBatch): void {
     this.pending.push(batch);
     this.pendingEntries += batch.messageIds.length;
+    for (let i = 0; i < batch.messageIds.length; i++) {
+      const id = batch.messageIds[i]!;
+      if (id.length === 0) continue;
+      const location: IndexLocation = { physicalOffset: batch.physicalOffsets[i]!, size: batch.sizes[i]! };
+      const known = this.unwrittenById.get(id);
+      if (known === undefined) this.unwrittenById.set(id, [location]);
+      else known.push(location);
+    }
     this.pump();
   }
 
@@ -112,6 +122,7 @@ export class MessageIndex {
     this.write(taken).then(
       () => {
         this.writing = false;
+        this.forgetUnwritten(taken);
         this.inFlight = [];
         this.pendingEntries -= entries;
         this.wake();
@@ -124,6 +135,18 @@ export class MessageIndex {
         this.wake();
       },
     );
+  }
+
+  /** Written batches are in level now; they were the oldest unwritten locations of their ids. */
+  private forgetUnwritten(written: readonly DispatchBatch[]): void {
+    for (const batch of written) {
+      for (const id of batch.messageIds) {
+        const known = this.unwrittenById.get(id);
+        if (known === undefined) continue;
+        known.shift();
+        if (known.length === 0) this.unwrittenById.delete(id);
+      }
+    }
   }
 
   private readonly onDelay = (): void => {
@@ -192,11 +215,8 @@ export class MessageIndex {
   /** Where records with this id may be, newest first (the caller reads and checks them). */
   async locateId(messageId: string, minPhysicalOffset: number, maxPhysicalOffset: number): Promise<IndexLocation[]> {
     const out: IndexLocation[] = [];
-    for (const batch of this.unwrittenNewestFirst()) {
-      for (let i = batch.messageIds.length - 1; i >= 0; i--) {
-        if (batch.messageIds[i] === messageId) out.push({ physicalOffset: batch.physicalOffsets[i]!, size: batch.sizes[i]! });
-      }
-    }
+    const unwritten = this.unwrittenById.get(messageId);
+    if (unwritten !== undefined) for (let i = unwritten.length - 1; i >= 0; i--) out.push(unwritten[i]!);
     const keys = this.segmentBasesNewestFirst(minPhysicalOffset, maxPhysicalOffset).map((base) => `id:${base}\u0000${messageId}`);
     const values = keys.length === 0 ? [] : await this.db.getMany(keys);
     for (const value of values) {

@@ -46,14 +46,56 @@ describe('the dedup window', () => {
     expect(window.needsStoreLookup(6_000)).toBe(false);
   });
 
-  it('asks for a store lookup again while an evicted id could still be inside the window', () => {
+  it('asks the store about an evicted id only while it could still be inside the window', () => {
     const window = new DedupWindow({ windowMs: 1_000, startedAtMs: 0, entriesMax: 1 });
     expect(window.needsStoreLookup(2_000)).toBe(false);
     window.put(result('a', 2_000), 2_000);
     window.put(result('b', 2_001), 2_001);
-    expect(window.coveredSinceMs).toBe(2_001);
+    expect(window.size).toBe(1);
     expect(window.needsStoreLookup(2_500)).toBe(true);
+    expect(window.needsStoreLookup(2_500, 'a')).toBe(true);
+    expect(window.needsStoreLookup(3_001, 'a')).toBe(false);
     expect(window.needsStoreLookup(3_001)).toBe(false);
+  });
+
+  it('does not ask the store about a new id when nothing evicted could match it', () => {
+    const window = new DedupWindow({ windowMs: 60_000, startedAtMs: 0, newestStoredBeforeStartMs: null, entriesMax: 10 });
+    for (let i = 0; i < 1_000; i++) window.put(result(`old-${i}`, 1_000 + i), 1_000 + i);
+    for (let i = 0; i < 990; i++) expect(window.needsStoreLookup(5_000, `old-${i}`)).toBe(true);
+    let lookups = 0;
+    for (let i = 0; i < 1_000; i++) if (window.needsStoreLookup(5_000, `new-${i}`)) lookups++;
+    expect(lookups).toBe(0);
+  });
+
+  it('asks about every miss only while the newest record from before the start is inside the window', () => {
+    const window = new DedupWindow({ windowMs: 1_000, startedAtMs: 10_000, newestStoredBeforeStartMs: 9_500 });
+    expect(window.needsStoreLookup(10_000, 'x')).toBe(true);
+    expect(window.needsStoreLookup(10_500, 'x')).toBe(true);
+    expect(window.needsStoreLookup(10_501, 'x')).toBe(false);
+  });
+
+  it('never asks the store after starting on an empty store', () => {
+    const window = new DedupWindow({ windowMs: 1_000, startedAtMs: 10_000, newestStoredBeforeStartMs: null });
+    expect(window.needsStoreLookup(10_000, 'x')).toBe(false);
+    expect(window.needsStoreLookup(10_000)).toBe(false);
+  });
+
+  it('looks at each entry a bounded number of times when pruning, however full it is', () => {
+    const window = new DedupWindow({ windowMs: 1_000, startedAtMs: 0, entriesMax: 5_000 });
+    const puts = 50_000;
+    for (let i = 0; i < puts; i++) window.put(result(`m${i}`, i / 10), i / 10);
+    expect(window.size).toBeLessThanOrEqual(5_000);
+    expect(window.pruneVisits).toBeLessThanOrEqual(2 * puts);
+  });
+
+  it('answers with the newest result of an id put twice and expires it by that one', () => {
+    const window = new DedupWindow({ windowMs: 1_000, startedAtMs: 0 });
+    window.put(result('a', 0, 1), 0);
+    window.put(result('b', 100), 100);
+    window.put(result('a', 500, 2), 500);
+    window.put(result('c', 1_200), 1_200);
+    expect(window.get('a', 1_200)).toEqual(result('a', 500, 2));
+    expect(window.get('b', 1_200)).toBeUndefined();
   });
 
   it('is off with a zero window: remembers nothing and never asks the store', () => {

@@ -52,4 +52,19 @@ describe('stored records', () => {
     expect(decoded[1]!.queueOffset).toBe(11);
     expect(messagesFromRecords(new Uint8Array(0), 'broker-a')).toEqual([]);
   });
+
+  it('decode bodies as views of the pulled bytes, not copies, and messages without properties share one frozen object', () => {
+    const messages = prepareBatch('t', [{ body: 'one' }, { body: 'two' }], 5);
+    const sizes = messages.map((m) => measureRecord('t', m));
+    const buf = Buffer.alloc(sizes.reduce((a, b) => a + b, 0));
+    let position = 0;
+    messages.forEach((m, i) => {
+      position = encodeRecord(buf, position, sizes[i]!, m, { topic: 't', queueId: 0, queueOffset: i, physicalOffset: position, storeTimestampMs: 1 });
+    });
+    const decoded = messagesFromRecords(buf, 'broker-a');
+    expect(decoded[0]!.body.buffer).toBe(buf.buffer);
+    expect(decoded[0]!.properties).toEqual({});
+    expect(Object.isFrozen(decoded[0]!.properties)).toBe(true);
+    expect(decoded[1]!.properties).toBe(decoded[0]!.properties);
+  });
 });

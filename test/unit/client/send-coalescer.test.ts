@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { COALESCE_MESSAGES_MAX, SendCoalescer } from '../../../client/send-coalescer.js';
+
+interface Rpc {
+  messages: string[];
+  answer: (results: string[]) => void;
+  fail: (err: unknown) => void;
+}
+
+function recorder(): { rpcs: Rpc[]; run: (messages: string[]) => Promise<string[]> } {
+  const rpcs: Rpc[] = [];
+  return {
+    rpcs,
+    run: (messages) => new Promise<string[]>((resolve, reject) => rpcs.push({ messages, answer: resolve, fail: reject })),
+  };
+}
+
+describe('coalescing concurrent sends', () => {
+  it('sends the sends of one tick as one batch and answers each with its own result', async () => {
+    const coalescer = new SendCoalescer<string, string>();
+    const { rpcs, run } = recorder();
+    const sent = ['a', 'b', 'c'].map((m) => coalescer.submit('q', m, 10, run));
+    await expect.poll(() => rpcs.length).toBe(1);
+    expect(rpcs[0]!.messages).toEqual(['a', 'b', 'c']);
+    rpcs[0]!.answer(['ra', 'rb', 'rc']);
+    expect(await Promise.all(sent)).toEqual(['ra', 'rb', 'rc']);
+    expect(coalescer.laneCount).toBe(0);
+  });
+
+  it('gathers sends made while a batch is in flight into the next batch', async () => {
+    const coalescer = new SendCoalescer<string, string>();
+    const { rpcs, run } = recorder();
+    const first = coalescer.submit('q', 'a', 10, run);
+    await expect.poll(() => rpcs.length).toBe(1);
+    const later = [coalescer.submit('q', 'b', 10, run), coalescer.submit('q', 'c', 10, run)];
+    await Promise.resolve();
+    expect(rpcs.length).toBe(1);
+    rpcs[0]!.answer(['ra']);
+    expect(await first).toBe('ra');
+    await expect.poll(() => rpcs.length).toBe(2);
+    expect(rpcs[1]!.messages).toEqual(['b', 'c']);
+    rpcs[1]!.answer(['rb', 'rc']);
+    expect(await Promise.all(later)).toEqual(['rb', 'rc']);
+  });
+
+  it('keeps lanes apart and fails every message of a failed batch', async () => {
+    const coalescer = new SendCoalescer<string, string>();
+    const { rpcs, run } = recorder();
+    const a = coalescer.submit('q1', 'a', 10, run);
+    const b = coalescer.submit('q2', 'b', 10, run);
+    const c = coalescer.submit('q2', 'c', 10, run);
+    await expect.poll(() => rpcs.length).toBe(2);
+    expect(rpcs.map((r) => r.messages)).toEqual([['a'], ['b', 'c']]);
+    rpcs[1]!.fail(new Error('down'));
+    rpcs[0]!.answer(['ra']);
+    expect(await a).toBe('ra');
+    await expect(b).rejects.toThrow('down');
+    await expect(c).rejects.toThrow('down');
+  });
+
+  it('cuts a batch at the message bound', async () => {
+    const coalescer = new SendCoalescer<number, number>();
+    const rpcs: number[][] = [];
+    const run = (messages: number[]): Promise<number[]> => {
+      rpcs.push(messages);
+      return Promise.resolve(messages);
+    };
+    const sent = Array.from({ length: COALESCE_MESSAGES_MAX + 1 }, (_, i) => coalescer.submit('q', i, 1, run));
+    await Promise.all(sent);
+    expect(rpcs.map((r) => r.length)).toEqual([COALESCE_MESSAGES_MAX, 1]);
+  });
+});
