@@ -1,5 +1,6 @@
 // The store's public shapes (the surface the broker codes against).
 import type { Logger } from 'pino';
+import type { RecordMessage } from '../../common/record.js';
 
 export interface StoreOptions {
   /** Commit log under dataDir/commitlog, consume queues under dataDir/consumequeue/<topic>/<queueId>, level under dataDir/meta. */
@@ -25,15 +26,8 @@ export interface StoreOptions {
 
 export type FlushMode = 'async' | 'sync';
 
-export interface StoreMessageInput {
-  messageId: string;
-  keys: string[];
-  tag: string;
-  properties: Record<string, string>;
-  body: Uint8Array;
-  bornTimestampMs: number;
-  flags: number;
-}
+/** A message as the store takes it: exactly the message part of a record (common/record.ts). */
+export type StoreMessageInput = RecordMessage;
 
 export interface AppendResult {
   messageId: string;

@@ -1,20 +1,11 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
-import { ConveyorError, ErrorCode } from '../../../common/errors.js';
+import { ErrorCode } from '../../../common/errors.js';
 import { MESSAGE_BODY_BYTES_MAX } from '../../../common/limits.js';
 import { decodeRecord, decodeRecords } from '../../../common/record.js';
 import { message, messages, test } from './helpers.js';
-
-async function rejection(promise: Promise<unknown>): Promise<ConveyorError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof ConveyorError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConveyorError');
-}
+import { rejectionOf } from '../../helpers/errors.js';
 
 describe('append and read', () => {
   test('round-trips many topics and queues at once across segment rolls', async ({ openStore, dataDir }) => {
@@ -72,11 +63,11 @@ describe('append and read', () => {
     await store.append('t', 0, messages('m', 3));
     const end = await store.read('t', 0, 3, { maxCount: 10, maxBytes: 1 << 20 });
     expect(end).toMatchObject({ status: 'no-new-message', count: 0, nextQueueOffset: 3, minQueueOffset: 0, maxQueueOffset: 3 });
-    const error = await rejection(store.read('t', 0, 4, { maxCount: 10, maxBytes: 1 << 20 }));
+    const error = await rejectionOf(store.read('t', 0, 4, { maxCount: 10, maxBytes: 1 << 20 }));
     expect(error.code).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
     expect(error.fields).toMatchObject({ minOffset: 0, maxOffset: 3 });
     expect((await store.read('never', 0, 0, { maxCount: 1, maxBytes: 1 })).status).toBe('no-new-message');
-    expect((await rejection(store.read('never', 0, 1, { maxCount: 1, maxBytes: 1 }))).code).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
+    expect((await rejectionOf(store.read('never', 0, 1, { maxCount: 1, maxBytes: 1 }))).code).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
     expect(store.queueRange('never', 7)).toEqual({ minQueueOffset: 0, maxQueueOffset: 0 });
   });
 
@@ -154,15 +145,15 @@ describe('limits', () => {
     const store = await openStore({ segmentBytes: 1 << 20 });
     await store.append('t', 0, messages('ok', 2));
     const before = { max: store.maxPhysicalOffset, range: store.queueRange('t', 0) };
-    const tooBig = await rejection(store.append('t', 0, [message('big', { body: Buffer.alloc(MESSAGE_BODY_BYTES_MAX + 1) })]));
+    const tooBig = await rejectionOf(store.append('t', 0, [message('big', { body: Buffer.alloc(MESSAGE_BODY_BYTES_MAX + 1) })]));
     expect(tooBig.code).toBe(ErrorCode.MESSAGE_TOO_LARGE);
-    const overSegment = await rejection(store.append('t', 0, [message('seg', { body: Buffer.alloc(1 << 20) })]));
+    const overSegment = await rejectionOf(store.append('t', 0, [message('seg', { body: Buffer.alloc(1 << 20) })]));
     expect(overSegment.code).toBe(ErrorCode.MESSAGE_TOO_LARGE);
-    const batch = await rejection(store.append('t', 0, messages('many', 1025, 1)));
+    const batch = await rejectionOf(store.append('t', 0, messages('many', 1025, 1)));
     expect(batch.code).toBe(ErrorCode.BATCH_TOO_LARGE);
-    const mixed = await rejection(store.append('t', 0, [message('fine'), message('bad', { properties: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) })]));
+    const mixed = await rejectionOf(store.append('t', 0, [message('fine'), message('bad', { properties: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) })]));
     expect(mixed.code).toBe(ErrorCode.TOO_MANY_PROPERTIES);
-    const badName = await rejection(store.append('bad/topic', 0, messages('x', 1)));
+    const badName = await rejectionOf(store.append('bad/topic', 0, messages('x', 1)));
     expect(badName.code).toBe(ErrorCode.INVALID_NAME);
     expect(store.maxPhysicalOffset).toBe(before.max);
     expect(store.queueRange('t', 0)).toEqual(before.range);
@@ -176,7 +167,7 @@ describe('limits', () => {
     const before = store.maxPhysicalOffset;
     usedPercent = 95;
     await store.runRetention();
-    const error = await rejection(store.append('t', 0, messages('b', 1)));
+    const error = await rejectionOf(store.append('t', 0, messages('b', 1)));
     expect(error.code).toBe(ErrorCode.DISK_FULL);
     expect(error.fields).toMatchObject({ usedPercent: 95, hardThresholdPercent: 90 });
     expect(store.maxPhysicalOffset).toBe(before);
@@ -186,7 +177,7 @@ describe('limits', () => {
   });
 
   test('rejects invalid options with CONFIG_INVALID naming each setting', async ({ openStore }) => {
-    const error = await rejection(openStore({ segmentBytes: 10, diskSoftThresholdPercent: 95, diskHardThresholdPercent: 90 }));
+    const error = await rejectionOf(openStore({ segmentBytes: 10, diskSoftThresholdPercent: 95, diskHardThresholdPercent: 90 }));
     expect(error.code).toBe(ErrorCode.CONFIG_INVALID);
     expect(error.message).toContain('segmentBytes');
     expect(error.message).toContain('diskSoftThresholdPercent');
@@ -195,7 +186,7 @@ describe('limits', () => {
   test('refuses to reopen a data directory with another segment size', async ({ openStore }) => {
     const store = await openStore({ segmentBytes: 64 * 1024 });
     await store.close();
-    expect((await rejection(openStore({ segmentBytes: 128 * 1024 }))).code).toBe(ErrorCode.CONFIG_INVALID);
+    expect((await rejectionOf(openStore({ segmentBytes: 128 * 1024 }))).code).toBe(ErrorCode.CONFIG_INVALID);
   });
 });
 

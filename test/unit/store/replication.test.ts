@@ -2,9 +2,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
 import { MessageStore, type StoreOptions } from '../../../broker/store/index.js';
-import { ConveyorError, ErrorCode } from '../../../common/errors.js';
+import { ErrorCode } from '../../../common/errors.js';
 import { decodeRecord } from '../../../common/record.js';
 import { message, messages, test } from './helpers.js';
+import { rejectionOf } from '../../helpers/errors.js';
 
 const base: Omit<StoreOptions, 'dataDir'> = { segmentBytes: 64 * 1024, consumeQueueEntriesPerFile: 100, backgroundTimers: false };
 
@@ -34,16 +35,6 @@ async function copy(master: MessageStore, slave: MessageStore, seed = 7): Promis
     calls++;
   }
   return calls;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ConveyorError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof ConveyorError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConveyorError');
 }
 
 describe('replication hooks', () => {
@@ -99,12 +90,12 @@ describe('replication hooks', () => {
     await withStores(dataDir, {}, async (master, slave) => {
       await master.append('t', 0, messages('m', 3));
       const bytes = await master.readCommitLog(0, 1 << 20);
-      expect((await rejection(slave.appendCommitLogBytes(5, bytes))).code).toBe(ErrorCode.INVALID_ARGUMENT);
+      expect((await rejectionOf(slave.appendCommitLogBytes(5, bytes))).code).toBe(ErrorCode.INVALID_ARGUMENT);
       const corrupt = Buffer.from(bytes);
       corrupt[corrupt.length - 3]! ^= 1;
-      expect((await rejection(slave.appendCommitLogBytes(0, corrupt))).code).toBe(ErrorCode.CORRUPT_RECORD);
+      expect((await rejectionOf(slave.appendCommitLogBytes(0, corrupt))).code).toBe(ErrorCode.CORRUPT_RECORD);
       expect(slave.maxPhysicalOffset).toBe(0);
-      expect((await rejection(master.readCommitLog(master.maxPhysicalOffset + 1, 10))).code).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
+      expect((await rejectionOf(master.readCommitLog(master.maxPhysicalOffset + 1, 10))).code).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
       expect((await master.readCommitLog(master.maxPhysicalOffset, 10)).length).toBe(0);
     });
   });

@@ -1,19 +1,10 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
-import { ConveyorError, ErrorCode } from '../../../common/errors.js';
+import { ErrorCode } from '../../../common/errors.js';
 import { decodeRecords } from '../../../common/record.js';
 import { messages, test } from './helpers.js';
-
-async function codeOf(promise: Promise<unknown>): Promise<ConveyorError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof ConveyorError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConveyorError');
-}
+import { rejectionOf } from '../../helpers/errors.js';
 
 const HOUR = 3_600_000;
 
@@ -41,7 +32,7 @@ describe('retention', () => {
     const { minQueueOffset, maxQueueOffset } = store.queueRange('t', 0);
     expect(minQueueOffset).toBeGreaterThan(0);
     expect(maxQueueOffset).toBe(200);
-    const below = await codeOf(store.read('t', 0, minQueueOffset - 1, { maxCount: 10, maxBytes: 1 << 20 }));
+    const below = await rejectionOf(store.read('t', 0, minQueueOffset - 1, { maxCount: 10, maxBytes: 1 << 20 }));
     expect(below.code).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
     expect(below.fields).toMatchObject({ minOffset: minQueueOffset, maxOffset: 200 });
     const first = await store.read('t', 0, minQueueOffset, { maxCount: 1, maxBytes: 1 << 20 });
@@ -49,7 +40,7 @@ describe('retention', () => {
     expect(record!.queueOffset).toBe(minQueueOffset);
     expect(record!.physicalOffset).toBeGreaterThanOrEqual(store.minPhysicalOffset);
     expect(await store.lookupById('a0-0')).toBeNull();
-    expect((await codeOf(store.readCommitLog(0, 100))).code).toBe(ErrorCode.REPLICATION_DATA_GONE);
+    expect((await rejectionOf(store.readCommitLog(0, 100))).code).toBe(ErrorCode.REPLICATION_DATA_GONE);
 
     await store.close();
     store = await openStore({ clock: () => now, retentionHours: 1 });
