@@ -79,6 +79,12 @@ export async function runCli(argv: string[]): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `conveyor consume … | head`: the reader went away, which ends the command like a Ctrl-C
+  // would, not with an unhandled EPIPE.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const code = await runCli(argv);
   process.exitCode = code;
   // A channel or timer left behind must not keep a finished command alive.

@@ -1,6 +1,8 @@
 // The data and admin commands of the `conveyor` CLI as a user types them, against real processes:
 // output checked in text and --json, and bad input giving one stderr line and a non-zero exit.
+import { spawn } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { CONVEYOR_BIN, REPO_ROOT, freshShellEnv } from '../helpers/processes.js';
 import { runCli, startTestCluster, type CliResult, type TestCluster } from './client-fixture.js';
 
 function jsonLines(out: string): Array<Record<string, unknown>> {
@@ -124,5 +126,19 @@ describe('conveyor CLI: topics, send, consume, groups, messages', () => {
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("error: option '--count <n>' argument 'many' is invalid");
     expect((await runCli(cluster, ['send', '--topic', 'cli-demo'])).code).toBe(2);
+  });
+
+  it('ends quietly with exit 0 when its reader goes away (consume … | head)', async () => {
+    const child = spawn(process.execPath, [CONVEYOR_BIN, 'consume', '--topic', 'cli-demo', '--group', 'cli-pipe', '--count', '20', '--json'], {
+      cwd: REPO_ROOT,
+      env: freshShellEnv({ CONVEYOR_NAMESERVERS: cluster.nameservers }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.destroy(); // the reader is gone before the first line is written
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    expect(stderr).not.toContain('EPIPE');
+    expect(code).toBe(0);
   });
 });
