@@ -1,7 +1,6 @@
 // Broker settings: one schema, loaded by common/config.ts (defaults < file < CONVEYOR_* env <
 // flags). Every setting works from the environment alone (Kubernetes), e.g. CONVEYOR_BROKER_NAME.
-import { Command, Option } from 'commander';
-import { COMMON_SETTINGS, envVarName, flagName, type ConfigOf, type Schema, type SettingSpec } from '../common/config.js';
+import { COMMON_SETTINGS, parseSettingFlags, type ConfigOf, type Schema } from '../common/config.js';
 import { NAME_PATTERN } from '../common/names.js';
 import { METADATA_SYNC_INTERVAL_MS_DEFAULT, SYNC_REPLICATION_TIMEOUT_MS_DEFAULT } from './ha/index.js';
 import { SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN } from './store/store-limits.js';
@@ -41,23 +40,6 @@ export type BrokerConfig = ConfigOf<typeof BROKER_SETTINGS>;
  * value: `--auto-create-topics` alone means true.
  */
 export function parseBrokerFlags(args: string[]): Record<string, unknown> {
-  const program = new Command('conveyor broker')
-    .description('run a broker: stores topics in a commit log and serves sends, pulls, offsets and admin calls')
-    .allowExcessArguments(false);
-  const settingOf = new Map<string, string>();
-  for (const [name, spec] of Object.entries(BROKER_SETTINGS) as Array<[string, SettingSpec]>) {
-    const shown = 'values' in spec ? ` (${spec.values.join('|')})` : '';
-    const required = spec.default === undefined ? ' (required)' : `; default ${JSON.stringify(spec.default)}`;
-    const option = new Option(`${flagName(name, spec)} ${spec.kind === 'bool' ? '[value]' : '<value>'}`, `${spec.description}${shown}; env ${envVarName(name)}${required}`);
-    settingOf.set(option.attributeName(), name);
-    program.addOption(option);
-  }
-  program.parse(args, { from: 'user' });
-  const flags: Record<string, unknown> = {};
-  for (const [attribute, value] of Object.entries(program.opts<Record<string, unknown>>())) {
-    const setting = settingOf.get(attribute);
-    if (setting !== undefined) flags[setting] = value;
-  }
-  return flags;
+  return parseSettingFlags('conveyor broker', 'run a broker: stores topics in a commit log and serves sends, pulls, offsets and admin calls', BROKER_SETTINGS, args);
 }
 

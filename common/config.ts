@@ -2,6 +2,7 @@
 // Every setting is declared once in a schema; loading validates all of them and reports every
 // problem at once, each naming the setting and where its value came from.
 import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
 import YAML from 'yaml';
 import { ConveyorError, ErrorCode } from './errors.js';
 
@@ -149,3 +150,28 @@ export const COMMON_SETTINGS = {
   host: { kind: 'string', default: '0.0.0.0', description: 'address to listen on' },
   advertisedHost: { kind: 'string', default: '127.0.0.1', description: 'host name or address others use to reach this process (a stable DNS name in Kubernetes)' },
 } as const satisfies Schema;
+
+/**
+ * Parses a process's command line into flag values keyed by setting name, one flag per setting of
+ * the schema (`flagName`, help naming the env variable and default). No flag has a default of its
+ * own, so environment and config file apply when a flag is not given. Booleans take an optional
+ * value: `--auto-create-topics` alone means true.
+ */
+export function parseSettingFlags(commandName: string, description: string, schema: Schema, args: string[]): Record<string, unknown> {
+  const program = new Command(commandName).description(description).allowExcessArguments(false);
+  const settingOf = new Map<string, string>();
+  for (const [name, spec] of Object.entries(schema)) {
+    const shown = 'values' in spec ? ` (${spec.values.join('|')})` : '';
+    const required = spec.default === undefined ? ' (required)' : `; default ${JSON.stringify(spec.default)}`;
+    const option = new Option(`${flagName(name, spec)} ${spec.kind === 'bool' ? '[value]' : '<value>'}`, `${spec.description}${shown}; env ${envVarName(name)}${required}`);
+    settingOf.set(option.attributeName(), name);
+    program.addOption(option);
+  }
+  program.parse(args, { from: 'user' });
+  const flags: Record<string, unknown> = {};
+  for (const [attribute, value] of Object.entries(program.opts<Record<string, unknown>>())) {
+    const setting = settingOf.get(attribute);
+    if (setting !== undefined) flags[setting] = value;
+  }
+  return flags;
+}

@@ -2,8 +2,7 @@
 // logs it once, serves the NameServer gRPC service and the ops HTTP endpoints, runs the expiry
 // scan on an interval, and stops cleanly on SIGTERM/SIGINT.
 import * as grpc from '@grpc/grpc-js';
-import { Command } from 'commander';
-import { envVarName, flagName, loadConfig, redactConfig } from '../common/config.js';
+import { envVarName, loadConfig, parseSettingFlags, redactConfig } from '../common/config.js';
 import { isConveyorError } from '../common/errors.js';
 import { SERVER_OPTIONS, bindServer, shutdownServer } from '../common/grpc.js';
 import { createMetricsRegistry, startOpsServer, type OpsServer } from '../common/http.js';
@@ -86,21 +85,11 @@ export async function startNameServer(config: NameServerConfig, log: Logger): Pr
   };
 }
 
-/** Flags named after the settings (`--broker-expiry-ms`); no flag defaults, so env and file can apply. */
-function parseFlags(args: string[]): Record<string, string | undefined> {
-  const program = new Command('conveyor nameserver').description('run a nameserver: the route table brokers register with and clients look routes up in');
-  for (const [name, spec] of Object.entries(NAMESERVER_SETTINGS)) {
-    const shown = 'values' in spec ? ` (${spec.values.join('|')})` : '';
-    program.option(`${flagName(name, spec)} <value>`, `${spec.description}${shown}; env ${envVarName(name)}; default ${JSON.stringify(spec.default)}`);
-  }
-  program.parse(args, { from: 'user' });
-  return program.opts<Record<string, string | undefined>>();
-}
 
 /** Entry of `conveyor nameserver …`; argv[0] is 'nameserver'. */
 export async function main(argv: string[]): Promise<void> {
-  const flags = parseFlags(argv.slice(1));
-  const file = flags.config ?? process.env[envVarName('config')];
+  const flags = parseSettingFlags('conveyor nameserver', 'run a nameserver: the route table brokers register with and clients look routes up in', NAMESERVER_SETTINGS, argv.slice(1));
+  const file = (flags.config as string | undefined) ?? process.env[envVarName('config')];
   let config: NameServerConfig;
   try {
     config = loadConfig(NAMESERVER_SETTINGS, { flags, env: process.env, file: file === '' ? undefined : file });
