@@ -113,7 +113,7 @@ export class DedupWindow {
   /** Remembers a stored message; drops expired entries and evicts past the bound. */
   put(result: StoredResult, nowMs: number): void {
     if (this.windowMs === 0) return;
-    this.entries.delete(result.messageId);
+    // A replaced entry keeps its place in the map (order is the FIFO's job); its old FIFO slot is skipped.
     this.entries.set(result.messageId, result);
     this.fifo.push(result);
     this.prune(nowMs);

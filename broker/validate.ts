@@ -6,7 +6,7 @@ import { ConveyorError, ErrorCode } from '../common/errors.js';
 import { MESSAGE_ID_BYTES_MAX } from '../common/limits.js';
 import { validateName } from '../common/names.js';
 import { measureBatch, type RecordMessage } from '../common/record.js';
-import type { conveyor } from '../proto/index.js';
+import { conveyor } from '../proto/index.js';
 import { CLIENT_ID_LENGTH_MAX } from './consumer-groups.js';
 
 /** Queue counts of a topic: RocketMQ's practical range; more queues than this is a misconfiguration. */
@@ -20,17 +20,30 @@ function invalidArgument(message: string, fields: Record<string, string | number
   return new ConveyorError(ErrorCode.INVALID_ARGUMENT, message, fields);
 }
 
-/** A send's messages as the store takes them. */
+/**
+ * A send's messages as the store takes them. A decoded wire message already has that shape (every
+ * field set, defaults from its prototype) and is used as it is; anything else is copied with
+ * defaults for missing fields.
+ */
 export function toRecordMessages(messages: readonly conveyor.IMessageInput[]): RecordMessage[] {
-  return messages.map((m) => ({
-    messageId: m.messageId ?? '',
-    keys: m.keys ?? [],
-    tag: m.tag ?? '',
-    properties: m.properties ?? {},
-    body: m.body ?? new Uint8Array(0),
-    bornTimestampMs: m.bornTimestampMs ?? 0,
-    flags: m.flags ?? 0,
-  }));
+  const out = new Array<RecordMessage>(messages.length);
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    out[i] = isCompleteWireMessage(m) ? m : {
+      messageId: m.messageId ?? '',
+      keys: m.keys ?? [],
+      tag: m.tag ?? '',
+      properties: m.properties ?? {},
+      body: m.body ?? new Uint8Array(0),
+      bornTimestampMs: m.bornTimestampMs ?? 0,
+      flags: m.flags ?? 0,
+    };
+  }
+  return out;
+}
+
+function isCompleteWireMessage(m: conveyor.IMessageInput): m is conveyor.MessageInput {
+  return m instanceof conveyor.MessageInput && m.messageId != null && m.keys != null && m.tag != null && m.properties != null && m.body != null && m.bornTimestampMs != null && m.flags != null;
 }
 
 /**

@@ -12,9 +12,18 @@ export const MESSAGE_ID_LENGTH_MAX = 128;
 const USER_ID_PATTERN = /^[\x21-\x7e]+$/;
 const COUNTER_MODULUS = 0x1_0000_0000;
 
+/** Two lowercase hex digits for each byte value. */
+const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
 export class MessageIdGenerator {
   private readonly instanceHex: string;
   private counter: number;
+  /** The id's first 24 characters (time + instance) for `prefixTimeMs`: rebuilt once per millisecond, not per id. */
+  private prefix = '';
+  private prefixTimeMs = -1;
+  /** The counter's top 16 bits as hex, rebuilt when they change (every 65,536 ids). */
+  private counterHigh = '';
+  private counterHighValue = -1;
 
   constructor(private readonly now: () => number = Date.now, random: (bytes: number) => Buffer = randomBytes) {
     const seed = random(10);
@@ -25,8 +34,18 @@ export class MessageIdGenerator {
 
   next(): string {
     const time = Math.max(0, Math.floor(this.now())) % 2 ** 48;
-    this.counter = (this.counter + 1) % COUNTER_MODULUS;
-    return time.toString(16).padStart(12, '0') + this.instanceHex + this.counter.toString(16).padStart(8, '0');
+    if (time !== this.prefixTimeMs) {
+      this.prefixTimeMs = time;
+      this.prefix = time.toString(16).padStart(12, '0') + this.instanceHex;
+    }
+    const counter = (this.counter + 1) % COUNTER_MODULUS;
+    this.counter = counter;
+    const high = counter >>> 16;
+    if (high !== this.counterHighValue) {
+      this.counterHighValue = high;
+      this.counterHigh = HEX_BYTE[high >>> 8]! + HEX_BYTE[high & 0xff]!;
+    }
+    return this.prefix + this.counterHigh + HEX_BYTE[(counter >>> 8) & 0xff]! + HEX_BYTE[counter & 0xff]!;
   }
 }
 

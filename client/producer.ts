@@ -5,13 +5,15 @@
 import type { Logger } from '../common/logging.js';
 import { measureRecord } from '../common/record.js';
 import { ConveyorError, ErrorCode, errorCodeName } from '../common/errors.js';
+import type { ClientMethod } from '../common/grpc.js';
 import { validateName } from '../common/names.js';
 import { BrokerService, type conveyor } from '../proto/index.js';
 import { ClientContext, clientLogger, requireRunning, type ClientOptions, type LifecycleState } from './client-context.js';
 import { FaultAvoidance } from './fault-avoidance.js';
-import { prepareBatch, prepareMessage, toWireMessage, type OutgoingMessage, type PreparedMessage } from './message.js';
+import { prepareBatch, prepareMessage, type OutgoingMessage, type PreparedMessage } from './message.js';
 import { QueueSelector, shardQueue } from './queue-selector.js';
 import { SendCoalescer } from './send-coalescer.js';
+import { encodeSendRequest, type SendRequestInput } from './send-request-encoder.js';
 import { codeOf, isRetryableSendError, refreshesRoute } from './retry-policy.js';
 import { MASTER_BROKER_ID, masterAddress, writableQueues, type MessageQueue, type TopicRoute } from './route.js';
 
@@ -33,6 +35,13 @@ const AUTO_CREATE_ROUTE_TTL_MS = 1_000;
 const AUTO_CREATE_ROUTES_MAX = 1_000;
 /** Producer group used when none is given. */
 export const PRODUCER_GROUP_DEFAULT = 'DEFAULT_PRODUCER';
+
+/** BrokerService.send with the producer's one-buffer request encoder (same bytes as the generated one). */
+const SEND_METHOD: ClientMethod<SendRequestInput, conveyor.SendResponse> = {
+  path: BrokerService.send.path,
+  requestSerialize: encodeSendRequest,
+  responseDeserialize: BrokerService.send.responseDeserialize,
+};
 
 /**
  * OK: stored (and flushed/replicated as configured). SLAVE_TIMEOUT / SLAVE_NOT_AVAILABLE: stored
@@ -243,8 +252,8 @@ export class Producer {
     try {
       response = await context.connections.call(
         address,
-        BrokerService.send,
-        { topic: queue.topic, queueId: queue.queueId, producerGroup: this.group, messages: messages.map(toWireMessage) },
+        SEND_METHOD,
+        { topic: queue.topic, queueId: queue.queueId, producerGroup: this.group, messages, acceptsStoredBatch: true },
         { deadlineMs: this.sendTimeoutMs },
       );
     } catch (err) {
@@ -298,7 +307,14 @@ export class Producer {
   }
 }
 
-function toSendResults(queue: MessageQueue, messages: readonly PreparedMessage[], response: conveyor.SendResponse): SendResult[] {
+/**
+ * One SendResult per message, in request order, from either answer shape: the compact StoredBatch
+ * (every message stored by this send) or one wire SendResult per message (brokers before it, and
+ * batches with duplicates).
+ */
+export function toSendResults(queue: MessageQueue, messages: readonly PreparedMessage[], response: conveyor.SendResponse): SendResult[] {
+  const stored = response.stored;
+  if (stored !== null && stored !== undefined && response.results.length === 0) return fromStoredBatch(queue, messages, stored);
   if (response.results.length !== messages.length) {
     throw new ConveyorError(ErrorCode.INTERNAL, `broker answered ${response.results.length} results for ${messages.length} messages`, { broker: queue.brokerName });
   }
@@ -313,6 +329,25 @@ function toSendResults(queue: MessageQueue, messages: readonly PreparedMessage[]
     storeTimestampMs: Number(r.storeTimestampMs ?? 0),
     duplicate: r.duplicate ?? false,
   }));
+}
+
+function fromStoredBatch(queue: MessageQueue, messages: readonly PreparedMessage[], stored: conveyor.IStoredBatch): SendResult[] {
+  const deltas = stored.physicalOffsetDeltas ?? [];
+  if (deltas.length !== messages.length) {
+    throw new ConveyorError(ErrorCode.INTERNAL, `broker answered a stored batch of ${deltas.length} messages for ${messages.length}`, { broker: queue.brokerName });
+  }
+  const status = sendStatus(stored.status ?? ErrorCode.OK, messages[0]?.messageId ?? '');
+  const brokerName = stored.brokerName || queue.brokerName;
+  const queueId = stored.queueId ?? queue.queueId;
+  const firstQueueOffset = Number(stored.firstQueueOffset ?? 0);
+  const storeTimestampMs = Number(stored.storeTimestampMs ?? 0);
+  const results = new Array<SendResult>(messages.length);
+  let physicalOffset = Number(stored.firstPhysicalOffset ?? 0);
+  for (let i = 0; i < messages.length; i++) {
+    physicalOffset += deltas[i]!;
+    results[i] = { status, messageId: messages[i]!.messageId, topic: queue.topic, brokerName, queueId, queueOffset: firstQueueOffset + i, physicalOffset, storeTimestampMs, duplicate: false };
+  }
+  return results;
 }
 
 function sendStatus(code: ErrorCode, messageId: string): SendStatus {

@@ -14,9 +14,10 @@
 // result's status. The non-OK codes still mean "stored on the master".
 import type * as grpc from '@grpc/grpc-js';
 import { ConveyorError, ErrorCode, errorCodeName, unreachable } from '../../common/errors.js';
-import { decodeRecordIndexFields } from '../../common/record.js';
+import { decodeRecordIndexFields, type RecordMessage } from '../../common/record.js';
 import { conveyor } from '../../proto/index.js';
 import type { StoredResult } from '../dedup-window.js';
+import type { AppendResult } from '../store/index.js';
 import { isWritable, toRecordMessages, validateQueueId, validateSendBatch } from '../validate.js';
 import type { ReplicationWaitCode } from '../ha/index.js';
 import { isMaster, type ServiceContext } from './context.js';
@@ -48,6 +49,42 @@ function deferred(): Deferred {
 }
 
 /**
+ * The ids of one fast-path send while it is being stored: one promise for the whole batch instead
+ * of one per message. A concurrent send of one of its ids (rare) asks `resultOf`, which waits for
+ * the batch and finds the id's result by a scan.
+ */
+class PendingBatch {
+  private results: readonly StoredResult[] | undefined;
+  private failure: { err: unknown } | undefined;
+  private readonly waiters: Array<() => void> = [];
+
+  constructor(private readonly ids: readonly string[]) {}
+
+  settle(results: readonly StoredResult[] | undefined, failure?: { err: unknown }): void {
+    this.results = results;
+    this.failure = failure;
+    for (const wake of this.waiters) wake();
+    this.waiters.length = 0;
+  }
+
+  async resultOf(id: string): Promise<StoredResult> {
+    if (this.results === undefined && this.failure === undefined) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    if (this.failure !== undefined) throw this.failure.err;
+    const index = this.ids.indexOf(id);
+    const result = index < 0 ? undefined : this.results?.[index];
+    if (result === undefined) throw new Error(`assertion failed: id ${id} is not in the pending batch it was registered for`);
+    return result;
+  }
+}
+
+/** What `inFlight` holds for an id: the slow path's per-message promise or a fast-path batch. */
+type InFlightEntry = Promise<StoredResult> | PendingBatch;
+
+function waitFor(entry: InFlightEntry, id: string): Promise<StoredResult> {
+  return entry instanceof PendingBatch ? entry.resultOf(id) : entry;
+}
+
+/**
  * A sync send stops waiting for its slave this long before the call's deadline, so the answer
  * (SLAVE_TIMEOUT: stored on the master) reaches the client before it gives up on the call.
  */
@@ -66,9 +103,39 @@ export function replicationEnd(resolved: ReadonlyArray<{ result: StoredResult }>
   return end;
 }
 
+/** The largest step between two physical offsets a StoredBatch carries (uint32 on the wire). */
+const PHYSICAL_OFFSET_DELTA_MAX = 0xffff_ffff;
+
+/**
+ * The compact answer (StoredBatch) for a batch this send stored: contiguous queue offsets, one
+ * store timestamp, physical offsets as steps. undefined if the results do not have that shape
+ * (then the answer is one SendResult per message).
+ */
+export function storedBatch(appended: readonly AppendResult[], status: ReplicationWaitCode, brokerName: string): conveyor.IStoredBatch | undefined {
+  const first = appended[0];
+  if (first === undefined) return undefined;
+  const deltas = new Array<number>(appended.length);
+  deltas[0] = 0;
+  for (let i = 1; i < appended.length; i++) {
+    const a = appended[i]!;
+    const delta = a.physicalOffset - appended[i - 1]!.physicalOffset;
+    if (a.queueId !== first.queueId || a.queueOffset !== first.queueOffset + i || a.storeTimestampMs !== first.storeTimestampMs || delta <= 0 || delta > PHYSICAL_OFFSET_DELTA_MAX) return undefined;
+    deltas[i] = delta;
+  }
+  return {
+    status,
+    brokerName,
+    queueId: first.queueId,
+    firstQueueOffset: first.queueOffset,
+    firstPhysicalOffset: first.physicalOffset,
+    physicalOffsetDeltas: deltas,
+    storeTimestampMs: first.storeTimestampMs,
+  };
+}
+
 export class SendService {
   /** Ids being stored right now: a concurrent repeat waits for the original's result. */
-  private readonly inFlight = new Map<string, Promise<StoredResult>>();
+  private readonly inFlight = new Map<string, InFlightEntry>();
 
   constructor(private readonly ctx: ServiceContext) {}
 
@@ -82,16 +149,87 @@ export class SendService {
       );
     }
     const messages = toRecordMessages(request.messages);
-    validateSendBatch(request.topic, request.producerGroup, messages);
+    const sizes = validateSendBatch(request.topic, request.producerGroup, messages);
     const topic = await ctx.topics.forSend(request.topic);
     if (!isWritable(topic.perm)) {
       throw new ConveyorError(ErrorCode.TOPIC_NOT_WRITABLE, `topic '${topic.topicName}' is not writable on broker ${ctx.identity.brokerName} (perm ${topic.perm})`, { topic: topic.topicName, perm: topic.perm });
     }
     validateQueueId(topic.topicName, request.queueId, topic.writeQueueCount, 'write');
 
-    // Classify synchronously, then own every candidate id before the first await, so a concurrent
-    // send of the same id waits for this one instead of storing it too.
     const now = ctx.clock();
+    const fresh = this.claimFresh(messages, now);
+    if (fresh !== undefined) return this.storeFresh(topic.topicName, request.queueId, messages, sizes, fresh, request.acceptsStoredBatch, call);
+    return this.sendWithDuplicates(topic.topicName, request, messages, now, call);
+  }
+
+  /**
+   * The common case, checked before anything is stored: every id is new to this batch, to the
+   * window and to the sends in flight, and none needs a store lookup. Registers the ids as in
+   * flight under one PendingBatch; otherwise registers nothing and returns undefined.
+   */
+  private claimFresh(messages: readonly RecordMessage[], now: number): PendingBatch | undefined {
+    const { dedup } = this.ctx;
+    const ids = new Array<string>(messages.length);
+    const batch = new PendingBatch(ids);
+    const lookups = dedup.needsStoreLookup(now);
+    for (let i = 0; i < messages.length; i++) {
+      const id = messages[i]!.messageId;
+      // inFlight also holds the ids claimed earlier in this loop: a repeat inside the batch lands here.
+      if (this.inFlight.has(id) || dedup.get(id, now) !== undefined || (lookups && dedup.needsStoreLookup(now, id))) {
+        for (let k = 0; k < i; k++) this.inFlight.delete(ids[k]!);
+        return undefined;
+      }
+      ids[i] = id;
+      this.inFlight.set(id, batch);
+    }
+    return batch;
+  }
+
+  /** Appends a batch of fresh ids (claimFresh): plain loops, one promise for the batch, no per-message bookkeeping. */
+  private async storeFresh(topic: string, queueId: number, messages: RecordMessage[], sizes: readonly number[], batch: PendingBatch, compact: boolean, call: grpc.ServerUnaryCall<conveyor.SendRequest, conveyor.ISendResponse> | undefined): Promise<conveyor.ISendResponse> {
+    const { ctx } = this;
+    let appended: AppendResult[];
+    let end = 0;
+    try {
+      appended = await ctx.store.append(topic, queueId, messages, sizes);
+      if (appended.length !== messages.length) throw new Error(`assertion failed: store returned ${appended.length} results for ${messages.length} messages`);
+      const storedAt = ctx.clock();
+      let bytes = 0;
+      for (let i = 0; i < appended.length; i++) {
+        const a = appended[i]!;
+        ctx.dedup.put(a, storedAt);
+        bytes += a.size;
+        end = Math.max(end, a.physicalOffset + a.size);
+      }
+      batch.settle(appended);
+      ctx.metrics.messagesIn.inc({ topic }, appended.length);
+      ctx.metrics.bytesIn.inc({ topic }, bytes);
+    } catch (err) {
+      batch.settle(undefined, { err });
+      throw err;
+    } finally {
+      for (let i = 0; i < messages.length; i++) this.inFlight.delete(messages[i]!.messageId);
+    }
+    const status = await this.replicated(end, call);
+    const brokerName = ctx.identity.brokerName;
+    const stored = compact ? storedBatch(appended, status, brokerName) : undefined;
+    if (stored !== undefined) return { stored };
+    const results = new Array<conveyor.ISendResult>(appended.length);
+    for (let i = 0; i < appended.length; i++) {
+      const a = appended[i]!;
+      results[i] = { messageId: a.messageId, status, brokerName, queueId: a.queueId, queueOffset: a.queueOffset, physicalOffset: a.physicalOffset, storeTimestampMs: a.storeTimestampMs, duplicate: false };
+    }
+    return { results };
+  }
+
+  /**
+   * The general case: some ids repeat inside the batch, are in the window, are being stored by
+   * another send, or need a store lookup. Classifies synchronously, then owns every candidate id
+   * before the first await, so a concurrent send of the same id waits for this one instead of
+   * storing it too.
+   */
+  private async sendWithDuplicates(topicName: string, request: conveyor.SendRequest, messages: RecordMessage[], now: number, call: grpc.ServerUnaryCall<conveyor.SendRequest, conveyor.ISendResponse> | undefined): Promise<conveyor.ISendResponse> {
+    const { ctx } = this;
     const outcomes: Outcome[] = [];
     const firstIndexById = new Map<string, number>();
     for (let i = 0; i < messages.length; i++) {
@@ -104,7 +242,7 @@ export class SendService {
       firstIndexById.set(id, i);
       const remembered = ctx.dedup.get(id, now);
       const pending = remembered === undefined ? this.inFlight.get(id) : undefined;
-      outcomes.push(remembered !== undefined ? { kind: 'duplicate', result: remembered } : pending !== undefined ? { kind: 'pending', promise: pending } : { kind: 'candidate' });
+      outcomes.push(remembered !== undefined ? { kind: 'duplicate', result: remembered } : pending !== undefined ? { kind: 'pending', promise: waitFor(pending, id) } : { kind: 'candidate' });
     }
     const owned = new Map<number, Deferred>();
     for (let i = 0; i < outcomes.length; i++) {
@@ -120,20 +258,19 @@ export class SendService {
       if (owned.size > 0 && ctx.dedup.needsStoreLookup(now)) await this.confirmWithStore(request.topic, messages.map((m) => m.messageId), owned, outcomes, now);
       const fresh = [...owned.keys()].filter((i) => outcomes[i]!.kind === 'candidate');
       if (fresh.length > 0) {
-        const appended = await ctx.store.append(topic.topicName, request.queueId, fresh.map((i) => messages[i]!));
+        const appended = await ctx.store.append(topicName, request.queueId, fresh.map((i) => messages[i]!));
         if (appended.length !== fresh.length) throw new Error(`assertion failed: store returned ${appended.length} results for ${fresh.length} messages`);
         const storedAt = ctx.clock();
         let bytes = 0;
         fresh.forEach((i, k) => {
           const a = appended[k]!;
-          const result: StoredResult = { messageId: a.messageId, topic: topic.topicName, queueId: a.queueId, queueOffset: a.queueOffset, physicalOffset: a.physicalOffset, storeTimestampMs: a.storeTimestampMs };
-          ctx.dedup.put(result, storedAt);
-          outcomes[i] = { kind: 'stored', result };
+          ctx.dedup.put(a, storedAt);
+          outcomes[i] = { kind: 'stored', result: a };
           sizeByIndex.set(i, a.size);
           bytes += a.size;
         });
-        ctx.metrics.messagesIn.inc({ topic: topic.topicName }, fresh.length);
-        ctx.metrics.bytesIn.inc({ topic: topic.topicName }, bytes);
+        ctx.metrics.messagesIn.inc({ topic: topicName }, fresh.length);
+        ctx.metrics.bytesIn.inc({ topic: topicName }, bytes);
       }
       for (const [i, d] of owned) {
         const outcome = outcomes[i]!;
@@ -166,7 +303,7 @@ export class SendService {
         duplicate,
       });
     }
-    if (duplicates > 0) ctx.metrics.duplicates.inc({ topic: topic.topicName }, duplicates);
+    if (duplicates > 0) ctx.metrics.duplicates.inc({ topic: topicName }, duplicates);
     return { results };
   }
 

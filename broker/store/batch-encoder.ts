@@ -129,7 +129,7 @@ export function encodeBatch(input: EncodeBatchInput): EncodedBatch {
       lastHash = cachedTagHash(message.tag);
     }
     writeEntry(entries, i, physicalOffset, size, lastHash.high, lastHash.low);
-    results[i] = { messageId: message.messageId, queueId, queueOffset, physicalOffset, storeTimestampMs, size };
+    results[i] = { messageId: message.messageId, topic, queueId, queueOffset, physicalOffset, storeTimestampMs, size };
     messageIds[i] = message.messageId;
     keys[i] = message.keys;
   }

@@ -4,9 +4,10 @@
 //   id:<segmentBase 20>\0<messageId>                        u64 physicalOffset, u32 size
 //   key:<segmentBase 20>\0<topic>\0<key>\0<physical 16 hex>  u32 size
 //   store:indexPhysicalOffset                               u64: every record below is indexed
-// Writes are batched off the append path. Until a batch is in level, lookups scan it in memory
-// (at most INDEX_PENDING_ENTRIES_MAX entries; lookups are rare, appends are many, so the append
-// path keeps no per-record map).
+// Writes are batched off the append path. Until a batch is in level, lookups find it in memory:
+// one map entry per unwritten id points at its newest unwritten batch (no object per record), and
+// only an id found there makes a lookup scan the unwritten batches (at most
+// INDEX_PENDING_ENTRIES_MAX entries).
 import type { Logger } from 'pino';
 import { writeU64 } from '../../common/record.js';
 import type { DispatchBatch } from './batch-encoder.js';
@@ -33,8 +34,11 @@ export class MessageIndex {
   /** Callers waiting for the backlog to drain: write at once instead of gathering. */
   private drainWaiting = 0;
   pendingEntries = 0;
-  /** Locations of the ids in `pending` and `inFlight`, oldest first: `locateId` without a scan. */
-  private readonly unwrittenById = new Map<string, IndexLocation[]>();
+  /**
+   * The newest batch in `pending` or `inFlight` holding each id: `locateId` scans the unwritten
+   * batches only for an id that is there (one map entry per id, no object per record).
+   */
+  private readonly unwrittenById = new Map<string, DispatchBatch>();
 
   private constructor(private readonly meta: MetadataStore, private readonly db: MetaDb, private readonly segmentBytes: number, public persistedPhysicalOffset: number, private readonly log: Logger) {}
 
@@ -59,13 +63,10 @@ export class MessageIndex {
   add(batch: DispatchBatch): void {
     this.pending.push(batch);
     this.pendingEntries += batch.messageIds.length;
-    for (let i = 0; i < batch.messageIds.length; i++) {
-      const id = batch.messageIds[i]!;
-      if (id.length === 0) continue;
-      const location: IndexLocation = { physicalOffset: batch.physicalOffsets[i]!, size: batch.sizes[i]! };
-      const known = this.unwrittenById.get(id);
-      if (known === undefined) this.unwrittenById.set(id, [location]);
-      else known.push(location);
+    const ids = batch.messageIds;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (id.length > 0) this.unwrittenById.set(id, batch);
     }
     this.pump();
   }
@@ -137,14 +138,13 @@ export class MessageIndex {
     );
   }
 
-  /** Written batches are in level now; they were the oldest unwritten locations of their ids. */
+  /** Written batches are in level now; an id whose newest unwritten batch was one of them has none left (batches are written oldest first). */
   private forgetUnwritten(written: readonly DispatchBatch[]): void {
     for (const batch of written) {
-      for (const id of batch.messageIds) {
-        const known = this.unwrittenById.get(id);
-        if (known === undefined) continue;
-        known.shift();
-        if (known.length === 0) this.unwrittenById.delete(id);
+      const ids = batch.messageIds;
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i]!;
+        if (this.unwrittenById.get(id) === batch) this.unwrittenById.delete(id);
       }
     }
   }
@@ -215,8 +215,13 @@ export class MessageIndex {
   /** Where records with this id may be, newest first (the caller reads and checks them). */
   async locateId(messageId: string, minPhysicalOffset: number, maxPhysicalOffset: number): Promise<IndexLocation[]> {
     const out: IndexLocation[] = [];
-    const unwritten = this.unwrittenById.get(messageId);
-    if (unwritten !== undefined) for (let i = unwritten.length - 1; i >= 0; i--) out.push(unwritten[i]!);
+    if (this.unwrittenById.has(messageId)) {
+      for (const batch of this.unwrittenNewestFirst()) {
+        for (let i = batch.messageIds.length - 1; i >= 0; i--) {
+          if (batch.messageIds[i] === messageId) out.push({ physicalOffset: batch.physicalOffsets[i]!, size: batch.sizes[i]! });
+        }
+      }
+    }
     const keys = this.segmentBasesNewestFirst(minPhysicalOffset, maxPhysicalOffset).map((base) => `id:${base}\u0000${messageId}`);
     const values = keys.length === 0 ? [] : await this.db.getMany(keys);
     for (const value of values) {

@@ -2,7 +2,7 @@
 // life cycle (open = recovery, timers for flush/checkpoint and retention, clean close).
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { ConveyorError, ErrorCode } from '../../common/errors.js';
+import { assert, ConveyorError, ErrorCode } from '../../common/errors.js';
 import { validateName } from '../../common/names.js';
 import { measureBatch, PADDING_HEADER_BYTES } from '../../common/record.js';
 import { AppendTicket } from './append-ticket.js';
@@ -138,11 +138,12 @@ export class MessageStore {
   /**
    * One batch into one queue, contiguous queue offsets. Validates every limit first: nothing is
    * written on error. Not an async function: the common path hands back the writer's promise
-   * without wrapping it (one promise per append).
+   * without wrapping it (one promise per append). `measuredSizes`: what measureBatch returned for
+   * these very messages (the broker has measured them already); the encoder asserts each size.
    */
-  append(topic: string, queueId: number, messages: StoreMessageInput[]): Promise<AppendResult[]> {
+  append(topic: string, queueId: number, messages: StoreMessageInput[], measuredSizes?: readonly number[]): Promise<AppendResult[]> {
     try {
-      const sizes = this.validateAppend(topic, queueId, messages);
+      const sizes = this.validateAppend(topic, queueId, messages, measuredSizes);
       if (messages.length === 0) return Promise.resolve([]);
       if (this.index.whenBelowLimit() !== undefined) return this.appendWhenIndexCaughtUp(topic, queueId, messages, sizes);
       return this.enqueueAppend(topic, queueId, messages, sizes);
@@ -151,12 +152,13 @@ export class MessageStore {
     }
   }
 
-  private validateAppend(topic: string, queueId: number, messages: StoreMessageInput[]): number[] {
+  private validateAppend(topic: string, queueId: number, messages: StoreMessageInput[], measuredSizes: readonly number[] | undefined): readonly number[] {
     validateName('topic', topic);
     if (!Number.isInteger(queueId) || queueId < 0 || queueId > QUEUE_ID_MAX) {
       throw new ConveyorError(ErrorCode.INVALID_ARGUMENT, `queue id ${queueId} is not a 32-bit unsigned integer`, { queueId });
     }
-    const sizes = measureBatch(topic, messages);
+    if (measuredSizes !== undefined) assert(measuredSizes.length === messages.length, `${measuredSizes.length} measured sizes for ${messages.length} messages`);
+    const sizes = measuredSizes ?? measureBatch(topic, messages);
     const recordBytesMax = this.options.segmentBytes - PADDING_HEADER_BYTES;
     for (const size of sizes) {
       if (size > recordBytesMax) throw new ConveyorError(ErrorCode.MESSAGE_TOO_LARGE, `record of ${size} bytes does not fit a commit-log segment (at most ${recordBytesMax})`, { bytes: size, max: recordBytesMax });
@@ -166,7 +168,7 @@ export class MessageStore {
   }
 
   /** The index writer is INDEX_PENDING_ENTRIES_MAX behind: wait for it, then append. */
-  private async appendWhenIndexCaughtUp(topic: string, queueId: number, messages: StoreMessageInput[], sizes: number[]): Promise<AppendResult[]> {
+  private async appendWhenIndexCaughtUp(topic: string, queueId: number, messages: StoreMessageInput[], sizes: readonly number[]): Promise<AppendResult[]> {
     for (let wait = this.index.whenBelowLimit(); wait !== undefined; wait = this.index.whenBelowLimit()) {
       await wait;
       this.checkWritable();
@@ -174,7 +176,7 @@ export class MessageStore {
     return this.enqueueAppend(topic, queueId, messages, sizes);
   }
 
-  private enqueueAppend(topic: string, queueId: number, messages: StoreMessageInput[], sizes: number[]): Promise<AppendResult[]> {
+  private enqueueAppend(topic: string, queueId: number, messages: StoreMessageInput[], sizes: readonly number[]): Promise<AppendResult[]> {
     if (this.replica.tailBytes > 0) throw new ConveyorError(ErrorCode.NOT_MASTER, 'this store is receiving replicated bytes; local appends are refused', {});
     const queue = this.queues.getOrCreate(topic, queueId);
     const storeTimestampMs = Math.max(this.options.clock(), this.lastStoreTimestampMs);

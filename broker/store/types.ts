@@ -29,8 +29,10 @@ export type FlushMode = 'async' | 'sync';
 /** A message as the store takes it: exactly the message part of a record (common/record.ts). */
 export type StoreMessageInput = RecordMessage;
 
+/** Where one appended message went. Shaped as the broker's de-duplication entry (StoredResult) so one object serves both. */
 export interface AppendResult {
   messageId: string;
+  topic: string;
   queueId: number;
   queueOffset: number;
   physicalOffset: number;
@@ -43,6 +45,8 @@ export interface ReadOptions {
   maxBytes: number;
   /** undefined = every tag; filtered by tag hash in the consume queue, then confirmed on the record. */
   tags?: ReadonlySet<string>;
+  /** Bytes to leave free in front of the records (ReadResult.frame), for a response header written in place. Default 0. */
+  headroomBytes?: number;
 }
 
 export interface ReadResult {
@@ -54,6 +58,11 @@ export interface ReadResult {
   minQueueOffset: number;
   /** One past the last entry. */
   maxQueueOffset: number;
+  /**
+   * With ReadOptions.headroomBytes and records found: the buffer the records were read into,
+   * `headroomBytes` free bytes and then `records` (owned by the caller, not shared).
+   */
+  frame?: Buffer;
 }
 
 export interface QueueRange {

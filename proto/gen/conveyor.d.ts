@@ -13,6 +13,7 @@ export namespace conveyor {
         queueId: number;
         producerGroup: string;
         messages: conveyor.MessageInput.$Properties[];
+        acceptsStoredBatch: boolean;
         static create(properties: conveyor.SendRequest.$Shape): conveyor.SendRequest & conveyor.SendRequest.$Shape;
         static create(properties?: conveyor.SendRequest.$Properties): conveyor.SendRequest;
         static encode(message: conveyor.SendRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -25,6 +26,7 @@ export namespace conveyor {
             queueId?: (number|null);
             producerGroup?: (string|null);
             messages?: (conveyor.MessageInput.$Properties[]|null);
+            acceptsStoredBatch?: (boolean|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = conveyor.SendRequest.$Properties;
@@ -65,6 +67,39 @@ export namespace conveyor {
         type $Shape = conveyor.SendResult.$Properties;
     }
 
+    interface IStoredBatch extends conveyor.StoredBatch.$Properties {
+    }
+
+    class StoredBatch {
+        constructor(properties?: conveyor.StoredBatch.$Properties);
+        $unknowns?: Uint8Array[];
+        status: conveyor.ErrorCode;
+        brokerName: string;
+        queueId: number;
+        firstQueueOffset: number;
+        firstPhysicalOffset: number;
+        physicalOffsetDeltas: number[];
+        storeTimestampMs: number;
+        static create(properties: conveyor.StoredBatch.$Shape): conveyor.StoredBatch & conveyor.StoredBatch.$Shape;
+        static create(properties?: conveyor.StoredBatch.$Properties): conveyor.StoredBatch;
+        static encode(message: conveyor.StoredBatch.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+        static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): conveyor.StoredBatch & conveyor.StoredBatch.$Shape;
+    }
+
+    namespace StoredBatch {
+        interface $Properties {
+            status?: (conveyor.ErrorCode|null);
+            brokerName?: (string|null);
+            queueId?: (number|null);
+            firstQueueOffset?: (number|null);
+            firstPhysicalOffset?: (number|null);
+            physicalOffsetDeltas?: (number[]|null);
+            storeTimestampMs?: (number|null);
+            $unknowns?: Uint8Array[];
+        }
+        type $Shape = conveyor.StoredBatch.$Properties;
+    }
+
     interface ISendResponse extends conveyor.SendResponse.$Properties {
     }
 
@@ -72,6 +107,7 @@ export namespace conveyor {
         constructor(properties?: conveyor.SendResponse.$Properties);
         $unknowns?: Uint8Array[];
         results: conveyor.SendResult.$Properties[];
+        stored?: (conveyor.StoredBatch.$Properties|null);
         static create(properties: conveyor.SendResponse.$Shape): conveyor.SendResponse & conveyor.SendResponse.$Shape;
         static create(properties?: conveyor.SendResponse.$Properties): conveyor.SendResponse;
         static encode(message: conveyor.SendResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -81,6 +117,7 @@ export namespace conveyor {
     namespace SendResponse {
         interface $Properties {
             results?: (conveyor.SendResult.$Properties[]|null);
+            stored?: (conveyor.StoredBatch.$Properties|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = conveyor.SendResponse.$Properties;
@@ -160,6 +197,126 @@ export namespace conveyor {
             $unknowns?: Uint8Array[];
         }
         type $Shape = conveyor.PullResponse.$Properties;
+    }
+
+    interface ISendStreamRequest extends conveyor.SendStreamRequest.$Properties {
+    }
+
+    class SendStreamRequest {
+        constructor(properties?: conveyor.SendStreamRequest.$Properties);
+        $unknowns?: Uint8Array[];
+        id: number;
+        timeoutMs: number;
+        request?: (conveyor.SendRequest.$Properties|null);
+        static create(properties: conveyor.SendStreamRequest.$Shape): conveyor.SendStreamRequest & conveyor.SendStreamRequest.$Shape;
+        static create(properties?: conveyor.SendStreamRequest.$Properties): conveyor.SendStreamRequest;
+        static encode(message: conveyor.SendStreamRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+        static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): conveyor.SendStreamRequest & conveyor.SendStreamRequest.$Shape;
+    }
+
+    namespace SendStreamRequest {
+        interface $Properties {
+            id?: (number|null);
+            timeoutMs?: (number|null);
+            request?: (conveyor.SendRequest.$Properties|null);
+            $unknowns?: Uint8Array[];
+        }
+        type $Shape = conveyor.SendStreamRequest.$Properties;
+    }
+
+    interface ISendStreamResponse extends conveyor.SendStreamResponse.$Properties {
+    }
+
+    class SendStreamResponse {
+        constructor(properties?: conveyor.SendStreamResponse.$Properties);
+        $unknowns?: Uint8Array[];
+        id: number;
+        response?: (conveyor.SendResponse.$Properties|null);
+        error?: (conveyor.ErrorDetail.$Properties|null);
+        result?: ("response"|"error");
+        static create(properties: conveyor.SendStreamResponse.$Shape): conveyor.SendStreamResponse & conveyor.SendStreamResponse.$Shape;
+        static create(properties?: conveyor.SendStreamResponse.$Properties): conveyor.SendStreamResponse;
+        static encode(message: conveyor.SendStreamResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+        static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): conveyor.SendStreamResponse & conveyor.SendStreamResponse.$Shape;
+    }
+
+    namespace SendStreamResponse {
+        interface $Properties {
+            id?: (number|null);
+            response?: (conveyor.SendResponse.$Properties|null);
+            error?: (conveyor.ErrorDetail.$Properties|null);
+            result?: ("response"|"error");
+            $unknowns?: Uint8Array[];
+        }
+        type $Shape = {
+          id?: number|null;
+          response?: conveyor.SendResponse.$Shape|null;
+          error?: conveyor.ErrorDetail.$Shape|null;
+          $unknowns?: Uint8Array[];
+        } & (
+          ({ result?: undefined; response?: null; error?: null }|{ result?: "response"; response: conveyor.SendResponse.$Shape; error?: null }|{ result?: "error"; response?: null; error: conveyor.ErrorDetail.$Shape })
+        );
+    }
+
+    interface IPullStreamRequest extends conveyor.PullStreamRequest.$Properties {
+    }
+
+    class PullStreamRequest {
+        constructor(properties?: conveyor.PullStreamRequest.$Properties);
+        $unknowns?: Uint8Array[];
+        id: number;
+        timeoutMs: number;
+        request?: (conveyor.PullRequest.$Properties|null);
+        cancel: boolean;
+        static create(properties: conveyor.PullStreamRequest.$Shape): conveyor.PullStreamRequest & conveyor.PullStreamRequest.$Shape;
+        static create(properties?: conveyor.PullStreamRequest.$Properties): conveyor.PullStreamRequest;
+        static encode(message: conveyor.PullStreamRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+        static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): conveyor.PullStreamRequest & conveyor.PullStreamRequest.$Shape;
+    }
+
+    namespace PullStreamRequest {
+        interface $Properties {
+            id?: (number|null);
+            timeoutMs?: (number|null);
+            request?: (conveyor.PullRequest.$Properties|null);
+            cancel?: (boolean|null);
+            $unknowns?: Uint8Array[];
+        }
+        type $Shape = conveyor.PullStreamRequest.$Properties;
+    }
+
+    interface IPullStreamResponse extends conveyor.PullStreamResponse.$Properties {
+    }
+
+    class PullStreamResponse {
+        constructor(properties?: conveyor.PullStreamResponse.$Properties);
+        $unknowns?: Uint8Array[];
+        id: number;
+        response?: (conveyor.PullResponse.$Properties|null);
+        error?: (conveyor.ErrorDetail.$Properties|null);
+        result?: ("response"|"error");
+        static create(properties: conveyor.PullStreamResponse.$Shape): conveyor.PullStreamResponse & conveyor.PullStreamResponse.$Shape;
+        static create(properties?: conveyor.PullStreamResponse.$Properties): conveyor.PullStreamResponse;
+        static encode(message: conveyor.PullStreamResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+        static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): conveyor.PullStreamResponse & conveyor.PullStreamResponse.$Shape;
+    }
+
+    namespace PullStreamResponse {
+        interface $Properties {
+            id?: (number|null);
+            response?: (conveyor.PullResponse.$Properties|null);
+            error?: (conveyor.ErrorDetail.$Properties|null);
+            result?: ("response"|"error");
+            $unknowns?: Uint8Array[];
+        }
+        type $Shape = {
+          id?: number|null;
+          response?: conveyor.PullResponse.$Shape|null;
+          error?: conveyor.ErrorDetail.$Shape|null;
+          $unknowns?: Uint8Array[];
+        } & (
+          ({ result?: undefined; response?: null; error?: null }|{ result?: "response"; response: conveyor.PullResponse.$Shape; error?: null }|{ result?: "error"; response?: null; error: conveyor.ErrorDetail.$Shape })
+        );
     }
 
     interface ICommitOffsetRequest extends conveyor.CommitOffsetRequest.$Properties {

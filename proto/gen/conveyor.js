@@ -27,6 +27,7 @@ export const conveyor = $root.conveyor = (() => {
          * @property {number|null} [queueId] SendRequest queueId
          * @property {string|null} [producerGroup] SendRequest producerGroup
          * @property {Array.<conveyor.MessageInput.$Properties>|null} [messages] SendRequest messages
+         * @property {boolean|null} [acceptsStoredBatch] SendRequest acceptsStoredBatch
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -92,6 +93,14 @@ export const conveyor = $root.conveyor = (() => {
         SendRequest.prototype.messages = $util.emptyArray;
 
         /**
+         * SendRequest acceptsStoredBatch.
+         * @member {boolean} acceptsStoredBatch
+         * @memberof conveyor.SendRequest
+         * @instance
+         */
+        SendRequest.prototype.acceptsStoredBatch = false;
+
+        /**
          * Creates a new SendRequest instance using the specified properties.
          * @function create
          * @memberof conveyor.SendRequest
@@ -132,6 +141,8 @@ export const conveyor = $root.conveyor = (() => {
             if (message.messages != null && message.messages.length)
                 for (let i = 0; i < message.messages.length; ++i)
                     $root.conveyor.MessageInput.encode(message.messages[i], writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
+            if (message.acceptsStoredBatch != null && $Object.hasOwnProperty.call(message, "acceptsStoredBatch") && message.acceptsStoredBatch !== false)
+                writer.uint32(/* id 5, wireType 0 =*/40).bool(message.acceptsStoredBatch);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -209,6 +220,15 @@ export const conveyor = $root.conveyor = (() => {
                         if (!(message.messages && message.messages.length))
                             message.messages = [];
                         message.messages.push($root.conveyor.MessageInput.decode(reader, reader.size(), $undefined, _depth + 1));
+                        continue;
+                    }
+                case 5: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.bool())
+                            message.acceptsStoredBatch = value;
+                        else
+                            delete message.acceptsStoredBatch;
                         continue;
                     }
                 }
@@ -523,12 +543,291 @@ export const conveyor = $root.conveyor = (() => {
         return SendResult;
     })();
 
+    conveyor.StoredBatch = (function() {
+
+        /**
+         * Properties of a StoredBatch.
+         * @typedef {Object} conveyor.StoredBatch.$Properties
+         * @property {conveyor.ErrorCode|null} [status] StoredBatch status
+         * @property {string|null} [brokerName] StoredBatch brokerName
+         * @property {number|null} [queueId] StoredBatch queueId
+         * @property {number|null} [firstQueueOffset] StoredBatch firstQueueOffset
+         * @property {number|null} [firstPhysicalOffset] StoredBatch firstPhysicalOffset
+         * @property {Array.<number>|null} [physicalOffsetDeltas] StoredBatch physicalOffsetDeltas
+         * @property {number|null} [storeTimestampMs] StoredBatch storeTimestampMs
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a StoredBatch.
+         * @memberof conveyor
+         * @interface IStoredBatch
+         * @augments conveyor.StoredBatch.$Properties
+         * @deprecated Use conveyor.StoredBatch.$Properties instead.
+         */
+
+        /**
+         * Shape of a StoredBatch.
+         * @typedef {conveyor.StoredBatch.$Properties} conveyor.StoredBatch.$Shape
+         */
+
+        /**
+         * Constructs a new StoredBatch.
+         * @memberof conveyor
+         * @classdesc Represents a StoredBatch.
+         * @constructor
+         * @param {conveyor.StoredBatch.$Properties=} [properties] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const StoredBatch = function (properties) {
+            this.physicalOffsetDeltas = [];
+            if (properties)
+                for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                    if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                        this[keys[i]] = properties[keys[i]];
+        };
+
+        /**
+         * StoredBatch status.
+         * @member {conveyor.ErrorCode} status
+         * @memberof conveyor.StoredBatch
+         * @instance
+         */
+        StoredBatch.prototype.status = 0;
+
+        /**
+         * StoredBatch brokerName.
+         * @member {string} brokerName
+         * @memberof conveyor.StoredBatch
+         * @instance
+         */
+        StoredBatch.prototype.brokerName = "";
+
+        /**
+         * StoredBatch queueId.
+         * @member {number} queueId
+         * @memberof conveyor.StoredBatch
+         * @instance
+         */
+        StoredBatch.prototype.queueId = 0;
+
+        /**
+         * StoredBatch firstQueueOffset.
+         * @member {number} firstQueueOffset
+         * @memberof conveyor.StoredBatch
+         * @instance
+         */
+        StoredBatch.prototype.firstQueueOffset = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+        /**
+         * StoredBatch firstPhysicalOffset.
+         * @member {number} firstPhysicalOffset
+         * @memberof conveyor.StoredBatch
+         * @instance
+         */
+        StoredBatch.prototype.firstPhysicalOffset = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+        /**
+         * StoredBatch physicalOffsetDeltas.
+         * @member {Array.<number>} physicalOffsetDeltas
+         * @memberof conveyor.StoredBatch
+         * @instance
+         */
+        StoredBatch.prototype.physicalOffsetDeltas = $util.emptyArray;
+
+        /**
+         * StoredBatch storeTimestampMs.
+         * @member {number} storeTimestampMs
+         * @memberof conveyor.StoredBatch
+         * @instance
+         */
+        StoredBatch.prototype.storeTimestampMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+        /**
+         * Creates a new StoredBatch instance using the specified properties.
+         * @function create
+         * @memberof conveyor.StoredBatch
+         * @static
+         * @param {conveyor.StoredBatch.$Properties=} [properties] Properties to set
+         * @returns {conveyor.StoredBatch} StoredBatch instance
+         * @type {{
+         *   (properties: conveyor.StoredBatch.$Shape): conveyor.StoredBatch & conveyor.StoredBatch.$Shape;
+         *   (properties?: conveyor.StoredBatch.$Properties): conveyor.StoredBatch;
+         * }}
+         */
+        StoredBatch.create = function(properties) {
+            return new StoredBatch(properties);
+        };
+
+        /**
+         * Encodes the specified StoredBatch message. Does not implicitly {@link conveyor.StoredBatch.verify|verify} messages.
+         * @function encode
+         * @memberof conveyor.StoredBatch
+         * @static
+         * @param {conveyor.StoredBatch.$Properties} message StoredBatch message or plain object to encode
+         * @param {$protobuf.Writer} [writer] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        StoredBatch.encode = function (message, writer, _depth) {
+            if (!writer)
+                writer = $Writer.create();
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (message.status != null && $Object.hasOwnProperty.call(message, "status") && message.status !== 0)
+                writer.uint32(/* id 1, wireType 0 =*/8).int32(message.status);
+            if (message.brokerName != null && $Object.hasOwnProperty.call(message, "brokerName") && message.brokerName !== "")
+                writer.uint32(/* id 2, wireType 2 =*/18).string(message.brokerName);
+            if (message.queueId != null && $Object.hasOwnProperty.call(message, "queueId") && message.queueId !== 0)
+                writer.uint32(/* id 3, wireType 0 =*/24).uint32(message.queueId);
+            if (message.firstQueueOffset != null && $Object.hasOwnProperty.call(message, "firstQueueOffset") && (typeof message.firstQueueOffset === "object" ? message.firstQueueOffset.low || message.firstQueueOffset.high : message.firstQueueOffset !== 0))
+                writer.uint32(/* id 4, wireType 0 =*/32).int64(message.firstQueueOffset);
+            if (message.firstPhysicalOffset != null && $Object.hasOwnProperty.call(message, "firstPhysicalOffset") && (typeof message.firstPhysicalOffset === "object" ? message.firstPhysicalOffset.low || message.firstPhysicalOffset.high : message.firstPhysicalOffset !== 0))
+                writer.uint32(/* id 5, wireType 0 =*/40).int64(message.firstPhysicalOffset);
+            if (message.physicalOffsetDeltas != null && message.physicalOffsetDeltas.length)
+                writer.uint32(/* id 6, wireType 2 =*/50).uint32s(message.physicalOffsetDeltas);
+            if (message.storeTimestampMs != null && $Object.hasOwnProperty.call(message, "storeTimestampMs") && (typeof message.storeTimestampMs === "object" ? message.storeTimestampMs.low || message.storeTimestampMs.high : message.storeTimestampMs !== 0))
+                writer.uint32(/* id 7, wireType 0 =*/56).int64(message.storeTimestampMs);
+            if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                for (let i = 0; i < message.$unknowns.length; ++i)
+                    writer.raw(message.$unknowns[i]);
+            return writer;
+        };
+
+        /**
+         * Decodes a StoredBatch message from the specified reader or buffer.
+         * @function decode
+         * @memberof conveyor.StoredBatch
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+         * @param {number} [length] Message length if known beforehand
+         * @returns {conveyor.StoredBatch & conveyor.StoredBatch.$Shape} StoredBatch
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        StoredBatch.decode = function (reader, length, _end, _depth, _target) {
+            if (!(reader instanceof $Reader))
+                reader = $Reader.create(reader);
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            let end, message, value;
+            if (length === $undefined)
+                end = reader.len;
+            else {
+                end = reader.pos + length;
+                if (end > reader.len)
+                    throw $RangeError("index out of range");
+                length = reader.len;
+                reader.len = end;
+            }
+            message = _target || new $root.conveyor.StoredBatch();
+            while (reader.pos < end) {
+                let start = reader.pos;
+                let tag = reader.tag();
+                if (tag === _end) {
+                    _end = $undefined;
+                    break;
+                }
+                let wireType = tag & 7;
+                switch (tag >>>= 3) {
+                case 1: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.int32())
+                            message.status = value;
+                        else
+                            delete message.status;
+                        continue;
+                    }
+                case 2: {
+                        if (wireType !== 2)
+                            break;
+                        if ((value = reader.stringVerify()).length)
+                            message.brokerName = value;
+                        else
+                            delete message.brokerName;
+                        continue;
+                    }
+                case 3: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.uint32())
+                            message.queueId = value;
+                        else
+                            delete message.queueId;
+                        continue;
+                    }
+                case 4: {
+                        if (wireType !== 0)
+                            break;
+                        if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                            message.firstQueueOffset = value;
+                        else
+                            delete message.firstQueueOffset;
+                        continue;
+                    }
+                case 5: {
+                        if (wireType !== 0)
+                            break;
+                        if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                            message.firstPhysicalOffset = value;
+                        else
+                            delete message.firstPhysicalOffset;
+                        continue;
+                    }
+                case 6: {
+                        if (wireType === 2) {
+                            if (!(message.physicalOffsetDeltas && message.physicalOffsetDeltas.length))
+                                message.physicalOffsetDeltas = [];
+                            reader.uint32s(message.physicalOffsetDeltas);
+                            continue;
+                        }
+                        if (wireType !== 0)
+                            break;
+                        if (!(message.physicalOffsetDeltas && message.physicalOffsetDeltas.length))
+                            message.physicalOffsetDeltas = [];
+                        message.physicalOffsetDeltas.push(reader.uint32());
+                        continue;
+                    }
+                case 7: {
+                        if (wireType !== 0)
+                            break;
+                        if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                            message.storeTimestampMs = value;
+                        else
+                            delete message.storeTimestampMs;
+                        continue;
+                    }
+                }
+                reader.skipType(wireType, _depth, tag);
+                if (!reader.discardUnknown) {
+                    $util.makeProp(message, "$unknowns", false);
+                    (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                }
+            }
+            if (length !== $undefined) {
+                if (reader.pos !== end)
+                    throw $RangeError("index out of range");
+                reader.len = length;
+            }
+            if (_end !== $undefined)
+                throw $Error("missing end group");
+            return message;
+        };
+
+        return StoredBatch;
+    })();
+
     conveyor.SendResponse = (function() {
 
         /**
          * Properties of a SendResponse.
          * @typedef {Object} conveyor.SendResponse.$Properties
          * @property {Array.<conveyor.SendResult.$Properties>|null} [results] SendResponse results
+         * @property {conveyor.StoredBatch.$Properties|null} [stored] SendResponse stored
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -570,6 +869,14 @@ export const conveyor = $root.conveyor = (() => {
         SendResponse.prototype.results = $util.emptyArray;
 
         /**
+         * SendResponse stored.
+         * @member {conveyor.StoredBatch.$Properties|null|undefined} stored
+         * @memberof conveyor.SendResponse
+         * @instance
+         */
+        SendResponse.prototype.stored = null;
+
+        /**
          * Creates a new SendResponse instance using the specified properties.
          * @function create
          * @memberof conveyor.SendResponse
@@ -604,6 +911,8 @@ export const conveyor = $root.conveyor = (() => {
             if (message.results != null && message.results.length)
                 for (let i = 0; i < message.results.length; ++i)
                     $root.conveyor.SendResult.encode(message.results[i], writer.uint32(/* id 1, wireType 2 =*/10).fork(), _depth + 1).ldelim();
+            if (message.stored != null && $Object.hasOwnProperty.call(message, "stored"))
+                $root.conveyor.StoredBatch.encode(message.stored, writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -628,7 +937,7 @@ export const conveyor = $root.conveyor = (() => {
                 _depth = 0;
             if (_depth > $Reader.recursionLimit)
                 throw $Error("max depth exceeded");
-            let end, message;
+            let end, message, value;
             if (length === $undefined)
                 end = reader.len;
             else {
@@ -654,6 +963,12 @@ export const conveyor = $root.conveyor = (() => {
                         if (!(message.results && message.results.length))
                             message.results = [];
                         message.results.push($root.conveyor.SendResult.decode(reader, reader.size(), $undefined, _depth + 1));
+                        continue;
+                    }
+                case 2: {
+                        if (wireType !== 2)
+                            break;
+                        message.stored = $root.conveyor.StoredBatch.decode(reader, reader.size(), $undefined, _depth + 1, message.stored);
                         continue;
                     }
                 }
@@ -1274,6 +1589,824 @@ export const conveyor = $root.conveyor = (() => {
         };
 
         return PullResponse;
+    })();
+
+    conveyor.SendStreamRequest = (function() {
+
+        /**
+         * Properties of a SendStreamRequest.
+         * @typedef {Object} conveyor.SendStreamRequest.$Properties
+         * @property {number|null} [id] SendStreamRequest id
+         * @property {number|null} [timeoutMs] SendStreamRequest timeoutMs
+         * @property {conveyor.SendRequest.$Properties|null} [request] SendStreamRequest request
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a SendStreamRequest.
+         * @memberof conveyor
+         * @interface ISendStreamRequest
+         * @augments conveyor.SendStreamRequest.$Properties
+         * @deprecated Use conveyor.SendStreamRequest.$Properties instead.
+         */
+
+        /**
+         * Shape of a SendStreamRequest.
+         * @typedef {conveyor.SendStreamRequest.$Properties} conveyor.SendStreamRequest.$Shape
+         */
+
+        /**
+         * Constructs a new SendStreamRequest.
+         * @memberof conveyor
+         * @classdesc Represents a SendStreamRequest.
+         * @constructor
+         * @param {conveyor.SendStreamRequest.$Properties=} [properties] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const SendStreamRequest = function (properties) {
+            if (properties)
+                for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                    if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                        this[keys[i]] = properties[keys[i]];
+        };
+
+        /**
+         * SendStreamRequest id.
+         * @member {number} id
+         * @memberof conveyor.SendStreamRequest
+         * @instance
+         */
+        SendStreamRequest.prototype.id = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+        /**
+         * SendStreamRequest timeoutMs.
+         * @member {number} timeoutMs
+         * @memberof conveyor.SendStreamRequest
+         * @instance
+         */
+        SendStreamRequest.prototype.timeoutMs = 0;
+
+        /**
+         * SendStreamRequest request.
+         * @member {conveyor.SendRequest.$Properties|null|undefined} request
+         * @memberof conveyor.SendStreamRequest
+         * @instance
+         */
+        SendStreamRequest.prototype.request = null;
+
+        /**
+         * Creates a new SendStreamRequest instance using the specified properties.
+         * @function create
+         * @memberof conveyor.SendStreamRequest
+         * @static
+         * @param {conveyor.SendStreamRequest.$Properties=} [properties] Properties to set
+         * @returns {conveyor.SendStreamRequest} SendStreamRequest instance
+         * @type {{
+         *   (properties: conveyor.SendStreamRequest.$Shape): conveyor.SendStreamRequest & conveyor.SendStreamRequest.$Shape;
+         *   (properties?: conveyor.SendStreamRequest.$Properties): conveyor.SendStreamRequest;
+         * }}
+         */
+        SendStreamRequest.create = function(properties) {
+            return new SendStreamRequest(properties);
+        };
+
+        /**
+         * Encodes the specified SendStreamRequest message. Does not implicitly {@link conveyor.SendStreamRequest.verify|verify} messages.
+         * @function encode
+         * @memberof conveyor.SendStreamRequest
+         * @static
+         * @param {conveyor.SendStreamRequest.$Properties} message SendStreamRequest message or plain object to encode
+         * @param {$protobuf.Writer} [writer] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        SendStreamRequest.encode = function (message, writer, _depth) {
+            if (!writer)
+                writer = $Writer.create();
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (message.id != null && $Object.hasOwnProperty.call(message, "id") && (typeof message.id === "object" ? message.id.low || message.id.high : message.id !== 0))
+                writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.id);
+            if (message.timeoutMs != null && $Object.hasOwnProperty.call(message, "timeoutMs") && message.timeoutMs !== 0)
+                writer.uint32(/* id 2, wireType 0 =*/16).uint32(message.timeoutMs);
+            if (message.request != null && $Object.hasOwnProperty.call(message, "request"))
+                $root.conveyor.SendRequest.encode(message.request, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
+            if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                for (let i = 0; i < message.$unknowns.length; ++i)
+                    writer.raw(message.$unknowns[i]);
+            return writer;
+        };
+
+        /**
+         * Decodes a SendStreamRequest message from the specified reader or buffer.
+         * @function decode
+         * @memberof conveyor.SendStreamRequest
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+         * @param {number} [length] Message length if known beforehand
+         * @returns {conveyor.SendStreamRequest & conveyor.SendStreamRequest.$Shape} SendStreamRequest
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        SendStreamRequest.decode = function (reader, length, _end, _depth, _target) {
+            if (!(reader instanceof $Reader))
+                reader = $Reader.create(reader);
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            let end, message, value;
+            if (length === $undefined)
+                end = reader.len;
+            else {
+                end = reader.pos + length;
+                if (end > reader.len)
+                    throw $RangeError("index out of range");
+                length = reader.len;
+                reader.len = end;
+            }
+            message = _target || new $root.conveyor.SendStreamRequest();
+            while (reader.pos < end) {
+                let start = reader.pos;
+                let tag = reader.tag();
+                if (tag === _end) {
+                    _end = $undefined;
+                    break;
+                }
+                let wireType = tag & 7;
+                switch (tag >>>= 3) {
+                case 1: {
+                        if (wireType !== 0)
+                            break;
+                        if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                            message.id = value;
+                        else
+                            delete message.id;
+                        continue;
+                    }
+                case 2: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.uint32())
+                            message.timeoutMs = value;
+                        else
+                            delete message.timeoutMs;
+                        continue;
+                    }
+                case 3: {
+                        if (wireType !== 2)
+                            break;
+                        message.request = $root.conveyor.SendRequest.decode(reader, reader.size(), $undefined, _depth + 1, message.request);
+                        continue;
+                    }
+                }
+                reader.skipType(wireType, _depth, tag);
+                if (!reader.discardUnknown) {
+                    $util.makeProp(message, "$unknowns", false);
+                    (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                }
+            }
+            if (length !== $undefined) {
+                if (reader.pos !== end)
+                    throw $RangeError("index out of range");
+                reader.len = length;
+            }
+            if (_end !== $undefined)
+                throw $Error("missing end group");
+            return message;
+        };
+
+        return SendStreamRequest;
+    })();
+
+    conveyor.SendStreamResponse = (function() {
+
+        /**
+         * Properties of a SendStreamResponse.
+         * @typedef {Object} conveyor.SendStreamResponse.$Properties
+         * @property {number|null} [id] SendStreamResponse id
+         * @property {conveyor.SendResponse.$Properties|null} [response] SendStreamResponse response
+         * @property {conveyor.ErrorDetail.$Properties|null} [error] SendStreamResponse error
+         * @property {"response"|"error"} [result] SendStreamResponse result
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a SendStreamResponse.
+         * @memberof conveyor
+         * @interface ISendStreamResponse
+         * @augments conveyor.SendStreamResponse.$Properties
+         * @deprecated Use conveyor.SendStreamResponse.$Properties instead.
+         */
+
+        /**
+         * Narrowed shape of a SendStreamResponse.
+         * @typedef {{
+         *   id?: number|null;
+         *   response?: conveyor.SendResponse.$Shape|null;
+         *   error?: conveyor.ErrorDetail.$Shape|null;
+         *   $unknowns?: Array.<Uint8Array>;
+         * } & (
+         *   ({ result?: undefined; response?: null; error?: null }|{ result?: "response"; response: conveyor.SendResponse.$Shape; error?: null }|{ result?: "error"; response?: null; error: conveyor.ErrorDetail.$Shape })
+         * )} conveyor.SendStreamResponse.$Shape
+         */
+
+        /**
+         * Constructs a new SendStreamResponse.
+         * @memberof conveyor
+         * @classdesc Represents a SendStreamResponse.
+         * @constructor
+         * @param {conveyor.SendStreamResponse.$Properties=} [properties] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const SendStreamResponse = function (properties) {
+            if (properties)
+                for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                    if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                        this[keys[i]] = properties[keys[i]];
+        };
+
+        /**
+         * SendStreamResponse id.
+         * @member {number} id
+         * @memberof conveyor.SendStreamResponse
+         * @instance
+         */
+        SendStreamResponse.prototype.id = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+        /**
+         * SendStreamResponse response.
+         * @member {conveyor.SendResponse.$Properties|null|undefined} response
+         * @memberof conveyor.SendStreamResponse
+         * @instance
+         */
+        SendStreamResponse.prototype.response = null;
+
+        /**
+         * SendStreamResponse error.
+         * @member {conveyor.ErrorDetail.$Properties|null|undefined} error
+         * @memberof conveyor.SendStreamResponse
+         * @instance
+         */
+        SendStreamResponse.prototype.error = null;
+
+        // OneOf field names bound to virtual getters and setters
+        let $oneOfFields;
+
+        /**
+         * SendStreamResponse result.
+         * @member {"response"|"error"|undefined} result
+         * @memberof conveyor.SendStreamResponse
+         * @instance
+         */
+        $Object.defineProperty(SendStreamResponse.prototype, "result", {
+            get: $util.oneOfGetter($oneOfFields = ["response", "error"]),
+            set: $util.oneOfSetter($oneOfFields)
+        });
+
+        /**
+         * Creates a new SendStreamResponse instance using the specified properties.
+         * @function create
+         * @memberof conveyor.SendStreamResponse
+         * @static
+         * @param {conveyor.SendStreamResponse.$Properties=} [properties] Properties to set
+         * @returns {conveyor.SendStreamResponse} SendStreamResponse instance
+         * @type {{
+         *   (properties: conveyor.SendStreamResponse.$Shape): conveyor.SendStreamResponse & conveyor.SendStreamResponse.$Shape;
+         *   (properties?: conveyor.SendStreamResponse.$Properties): conveyor.SendStreamResponse;
+         * }}
+         */
+        SendStreamResponse.create = function(properties) {
+            return new SendStreamResponse(properties);
+        };
+
+        /**
+         * Encodes the specified SendStreamResponse message. Does not implicitly {@link conveyor.SendStreamResponse.verify|verify} messages.
+         * @function encode
+         * @memberof conveyor.SendStreamResponse
+         * @static
+         * @param {conveyor.SendStreamResponse.$Properties} message SendStreamResponse message or plain object to encode
+         * @param {$protobuf.Writer} [writer] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        SendStreamResponse.encode = function (message, writer, _depth) {
+            if (!writer)
+                writer = $Writer.create();
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (message.id != null && $Object.hasOwnProperty.call(message, "id") && (typeof message.id === "object" ? message.id.low || message.id.high : message.id !== 0))
+                writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.id);
+            if (message.response != null && $Object.hasOwnProperty.call(message, "response"))
+                $root.conveyor.SendResponse.encode(message.response, writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim();
+            if (message.error != null && $Object.hasOwnProperty.call(message, "error"))
+                $root.conveyor.ErrorDetail.encode(message.error, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
+            if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                for (let i = 0; i < message.$unknowns.length; ++i)
+                    writer.raw(message.$unknowns[i]);
+            return writer;
+        };
+
+        /**
+         * Decodes a SendStreamResponse message from the specified reader or buffer.
+         * @function decode
+         * @memberof conveyor.SendStreamResponse
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+         * @param {number} [length] Message length if known beforehand
+         * @returns {conveyor.SendStreamResponse & conveyor.SendStreamResponse.$Shape} SendStreamResponse
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        SendStreamResponse.decode = function (reader, length, _end, _depth, _target) {
+            if (!(reader instanceof $Reader))
+                reader = $Reader.create(reader);
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            let end, message, value;
+            if (length === $undefined)
+                end = reader.len;
+            else {
+                end = reader.pos + length;
+                if (end > reader.len)
+                    throw $RangeError("index out of range");
+                length = reader.len;
+                reader.len = end;
+            }
+            message = _target || new $root.conveyor.SendStreamResponse();
+            while (reader.pos < end) {
+                let start = reader.pos;
+                let tag = reader.tag();
+                if (tag === _end) {
+                    _end = $undefined;
+                    break;
+                }
+                let wireType = tag & 7;
+                switch (tag >>>= 3) {
+                case 1: {
+                        if (wireType !== 0)
+                            break;
+                        if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                            message.id = value;
+                        else
+                            delete message.id;
+                        continue;
+                    }
+                case 2: {
+                        if (wireType !== 2)
+                            break;
+                        message.response = $root.conveyor.SendResponse.decode(reader, reader.size(), $undefined, _depth + 1, message.response);
+                        message.result = "response";
+                        continue;
+                    }
+                case 3: {
+                        if (wireType !== 2)
+                            break;
+                        message.error = $root.conveyor.ErrorDetail.decode(reader, reader.size(), $undefined, _depth + 1, message.error);
+                        message.result = "error";
+                        continue;
+                    }
+                }
+                reader.skipType(wireType, _depth, tag);
+                if (!reader.discardUnknown) {
+                    $util.makeProp(message, "$unknowns", false);
+                    (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                }
+            }
+            if (length !== $undefined) {
+                if (reader.pos !== end)
+                    throw $RangeError("index out of range");
+                reader.len = length;
+            }
+            if (_end !== $undefined)
+                throw $Error("missing end group");
+            return message;
+        };
+
+        return SendStreamResponse;
+    })();
+
+    conveyor.PullStreamRequest = (function() {
+
+        /**
+         * Properties of a PullStreamRequest.
+         * @typedef {Object} conveyor.PullStreamRequest.$Properties
+         * @property {number|null} [id] PullStreamRequest id
+         * @property {number|null} [timeoutMs] PullStreamRequest timeoutMs
+         * @property {conveyor.PullRequest.$Properties|null} [request] PullStreamRequest request
+         * @property {boolean|null} [cancel] PullStreamRequest cancel
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a PullStreamRequest.
+         * @memberof conveyor
+         * @interface IPullStreamRequest
+         * @augments conveyor.PullStreamRequest.$Properties
+         * @deprecated Use conveyor.PullStreamRequest.$Properties instead.
+         */
+
+        /**
+         * Shape of a PullStreamRequest.
+         * @typedef {conveyor.PullStreamRequest.$Properties} conveyor.PullStreamRequest.$Shape
+         */
+
+        /**
+         * Constructs a new PullStreamRequest.
+         * @memberof conveyor
+         * @classdesc Represents a PullStreamRequest.
+         * @constructor
+         * @param {conveyor.PullStreamRequest.$Properties=} [properties] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const PullStreamRequest = function (properties) {
+            if (properties)
+                for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                    if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                        this[keys[i]] = properties[keys[i]];
+        };
+
+        /**
+         * PullStreamRequest id.
+         * @member {number} id
+         * @memberof conveyor.PullStreamRequest
+         * @instance
+         */
+        PullStreamRequest.prototype.id = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+        /**
+         * PullStreamRequest timeoutMs.
+         * @member {number} timeoutMs
+         * @memberof conveyor.PullStreamRequest
+         * @instance
+         */
+        PullStreamRequest.prototype.timeoutMs = 0;
+
+        /**
+         * PullStreamRequest request.
+         * @member {conveyor.PullRequest.$Properties|null|undefined} request
+         * @memberof conveyor.PullStreamRequest
+         * @instance
+         */
+        PullStreamRequest.prototype.request = null;
+
+        /**
+         * PullStreamRequest cancel.
+         * @member {boolean} cancel
+         * @memberof conveyor.PullStreamRequest
+         * @instance
+         */
+        PullStreamRequest.prototype.cancel = false;
+
+        /**
+         * Creates a new PullStreamRequest instance using the specified properties.
+         * @function create
+         * @memberof conveyor.PullStreamRequest
+         * @static
+         * @param {conveyor.PullStreamRequest.$Properties=} [properties] Properties to set
+         * @returns {conveyor.PullStreamRequest} PullStreamRequest instance
+         * @type {{
+         *   (properties: conveyor.PullStreamRequest.$Shape): conveyor.PullStreamRequest & conveyor.PullStreamRequest.$Shape;
+         *   (properties?: conveyor.PullStreamRequest.$Properties): conveyor.PullStreamRequest;
+         * }}
+         */
+        PullStreamRequest.create = function(properties) {
+            return new PullStreamRequest(properties);
+        };
+
+        /**
+         * Encodes the specified PullStreamRequest message. Does not implicitly {@link conveyor.PullStreamRequest.verify|verify} messages.
+         * @function encode
+         * @memberof conveyor.PullStreamRequest
+         * @static
+         * @param {conveyor.PullStreamRequest.$Properties} message PullStreamRequest message or plain object to encode
+         * @param {$protobuf.Writer} [writer] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        PullStreamRequest.encode = function (message, writer, _depth) {
+            if (!writer)
+                writer = $Writer.create();
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (message.id != null && $Object.hasOwnProperty.call(message, "id") && (typeof message.id === "object" ? message.id.low || message.id.high : message.id !== 0))
+                writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.id);
+            if (message.timeoutMs != null && $Object.hasOwnProperty.call(message, "timeoutMs") && message.timeoutMs !== 0)
+                writer.uint32(/* id 2, wireType 0 =*/16).uint32(message.timeoutMs);
+            if (message.request != null && $Object.hasOwnProperty.call(message, "request"))
+                $root.conveyor.PullRequest.encode(message.request, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
+            if (message.cancel != null && $Object.hasOwnProperty.call(message, "cancel") && message.cancel !== false)
+                writer.uint32(/* id 4, wireType 0 =*/32).bool(message.cancel);
+            if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                for (let i = 0; i < message.$unknowns.length; ++i)
+                    writer.raw(message.$unknowns[i]);
+            return writer;
+        };
+
+        /**
+         * Decodes a PullStreamRequest message from the specified reader or buffer.
+         * @function decode
+         * @memberof conveyor.PullStreamRequest
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+         * @param {number} [length] Message length if known beforehand
+         * @returns {conveyor.PullStreamRequest & conveyor.PullStreamRequest.$Shape} PullStreamRequest
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        PullStreamRequest.decode = function (reader, length, _end, _depth, _target) {
+            if (!(reader instanceof $Reader))
+                reader = $Reader.create(reader);
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            let end, message, value;
+            if (length === $undefined)
+                end = reader.len;
+            else {
+                end = reader.pos + length;
+                if (end > reader.len)
+                    throw $RangeError("index out of range");
+                length = reader.len;
+                reader.len = end;
+            }
+            message = _target || new $root.conveyor.PullStreamRequest();
+            while (reader.pos < end) {
+                let start = reader.pos;
+                let tag = reader.tag();
+                if (tag === _end) {
+                    _end = $undefined;
+                    break;
+                }
+                let wireType = tag & 7;
+                switch (tag >>>= 3) {
+                case 1: {
+                        if (wireType !== 0)
+                            break;
+                        if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                            message.id = value;
+                        else
+                            delete message.id;
+                        continue;
+                    }
+                case 2: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.uint32())
+                            message.timeoutMs = value;
+                        else
+                            delete message.timeoutMs;
+                        continue;
+                    }
+                case 3: {
+                        if (wireType !== 2)
+                            break;
+                        message.request = $root.conveyor.PullRequest.decode(reader, reader.size(), $undefined, _depth + 1, message.request);
+                        continue;
+                    }
+                case 4: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.bool())
+                            message.cancel = value;
+                        else
+                            delete message.cancel;
+                        continue;
+                    }
+                }
+                reader.skipType(wireType, _depth, tag);
+                if (!reader.discardUnknown) {
+                    $util.makeProp(message, "$unknowns", false);
+                    (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                }
+            }
+            if (length !== $undefined) {
+                if (reader.pos !== end)
+                    throw $RangeError("index out of range");
+                reader.len = length;
+            }
+            if (_end !== $undefined)
+                throw $Error("missing end group");
+            return message;
+        };
+
+        return PullStreamRequest;
+    })();
+
+    conveyor.PullStreamResponse = (function() {
+
+        /**
+         * Properties of a PullStreamResponse.
+         * @typedef {Object} conveyor.PullStreamResponse.$Properties
+         * @property {number|null} [id] PullStreamResponse id
+         * @property {conveyor.PullResponse.$Properties|null} [response] PullStreamResponse response
+         * @property {conveyor.ErrorDetail.$Properties|null} [error] PullStreamResponse error
+         * @property {"response"|"error"} [result] PullStreamResponse result
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a PullStreamResponse.
+         * @memberof conveyor
+         * @interface IPullStreamResponse
+         * @augments conveyor.PullStreamResponse.$Properties
+         * @deprecated Use conveyor.PullStreamResponse.$Properties instead.
+         */
+
+        /**
+         * Narrowed shape of a PullStreamResponse.
+         * @typedef {{
+         *   id?: number|null;
+         *   response?: conveyor.PullResponse.$Shape|null;
+         *   error?: conveyor.ErrorDetail.$Shape|null;
+         *   $unknowns?: Array.<Uint8Array>;
+         * } & (
+         *   ({ result?: undefined; response?: null; error?: null }|{ result?: "response"; response: conveyor.PullResponse.$Shape; error?: null }|{ result?: "error"; response?: null; error: conveyor.ErrorDetail.$Shape })
+         * )} conveyor.PullStreamResponse.$Shape
+         */
+
+        /**
+         * Constructs a new PullStreamResponse.
+         * @memberof conveyor
+         * @classdesc Represents a PullStreamResponse.
+         * @constructor
+         * @param {conveyor.PullStreamResponse.$Properties=} [properties] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const PullStreamResponse = function (properties) {
+            if (properties)
+                for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                    if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                        this[keys[i]] = properties[keys[i]];
+        };
+
+        /**
+         * PullStreamResponse id.
+         * @member {number} id
+         * @memberof conveyor.PullStreamResponse
+         * @instance
+         */
+        PullStreamResponse.prototype.id = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+        /**
+         * PullStreamResponse response.
+         * @member {conveyor.PullResponse.$Properties|null|undefined} response
+         * @memberof conveyor.PullStreamResponse
+         * @instance
+         */
+        PullStreamResponse.prototype.response = null;
+
+        /**
+         * PullStreamResponse error.
+         * @member {conveyor.ErrorDetail.$Properties|null|undefined} error
+         * @memberof conveyor.PullStreamResponse
+         * @instance
+         */
+        PullStreamResponse.prototype.error = null;
+
+        // OneOf field names bound to virtual getters and setters
+        let $oneOfFields;
+
+        /**
+         * PullStreamResponse result.
+         * @member {"response"|"error"|undefined} result
+         * @memberof conveyor.PullStreamResponse
+         * @instance
+         */
+        $Object.defineProperty(PullStreamResponse.prototype, "result", {
+            get: $util.oneOfGetter($oneOfFields = ["response", "error"]),
+            set: $util.oneOfSetter($oneOfFields)
+        });
+
+        /**
+         * Creates a new PullStreamResponse instance using the specified properties.
+         * @function create
+         * @memberof conveyor.PullStreamResponse
+         * @static
+         * @param {conveyor.PullStreamResponse.$Properties=} [properties] Properties to set
+         * @returns {conveyor.PullStreamResponse} PullStreamResponse instance
+         * @type {{
+         *   (properties: conveyor.PullStreamResponse.$Shape): conveyor.PullStreamResponse & conveyor.PullStreamResponse.$Shape;
+         *   (properties?: conveyor.PullStreamResponse.$Properties): conveyor.PullStreamResponse;
+         * }}
+         */
+        PullStreamResponse.create = function(properties) {
+            return new PullStreamResponse(properties);
+        };
+
+        /**
+         * Encodes the specified PullStreamResponse message. Does not implicitly {@link conveyor.PullStreamResponse.verify|verify} messages.
+         * @function encode
+         * @memberof conveyor.PullStreamResponse
+         * @static
+         * @param {conveyor.PullStreamResponse.$Properties} message PullStreamResponse message or plain object to encode
+         * @param {$protobuf.Writer} [writer] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        PullStreamResponse.encode = function (message, writer, _depth) {
+            if (!writer)
+                writer = $Writer.create();
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (message.id != null && $Object.hasOwnProperty.call(message, "id") && (typeof message.id === "object" ? message.id.low || message.id.high : message.id !== 0))
+                writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.id);
+            if (message.response != null && $Object.hasOwnProperty.call(message, "response"))
+                $root.conveyor.PullResponse.encode(message.response, writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim();
+            if (message.error != null && $Object.hasOwnProperty.call(message, "error"))
+                $root.conveyor.ErrorDetail.encode(message.error, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
+            if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                for (let i = 0; i < message.$unknowns.length; ++i)
+                    writer.raw(message.$unknowns[i]);
+            return writer;
+        };
+
+        /**
+         * Decodes a PullStreamResponse message from the specified reader or buffer.
+         * @function decode
+         * @memberof conveyor.PullStreamResponse
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+         * @param {number} [length] Message length if known beforehand
+         * @returns {conveyor.PullStreamResponse & conveyor.PullStreamResponse.$Shape} PullStreamResponse
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        PullStreamResponse.decode = function (reader, length, _end, _depth, _target) {
+            if (!(reader instanceof $Reader))
+                reader = $Reader.create(reader);
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            let end, message, value;
+            if (length === $undefined)
+                end = reader.len;
+            else {
+                end = reader.pos + length;
+                if (end > reader.len)
+                    throw $RangeError("index out of range");
+                length = reader.len;
+                reader.len = end;
+            }
+            message = _target || new $root.conveyor.PullStreamResponse();
+            while (reader.pos < end) {
+                let start = reader.pos;
+                let tag = reader.tag();
+                if (tag === _end) {
+                    _end = $undefined;
+                    break;
+                }
+                let wireType = tag & 7;
+                switch (tag >>>= 3) {
+                case 1: {
+                        if (wireType !== 0)
+                            break;
+                        if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                            message.id = value;
+                        else
+                            delete message.id;
+                        continue;
+                    }
+                case 2: {
+                        if (wireType !== 2)
+                            break;
+                        message.response = $root.conveyor.PullResponse.decode(reader, reader.size(), $undefined, _depth + 1, message.response);
+                        message.result = "response";
+                        continue;
+                    }
+                case 3: {
+                        if (wireType !== 2)
+                            break;
+                        message.error = $root.conveyor.ErrorDetail.decode(reader, reader.size(), $undefined, _depth + 1, message.error);
+                        message.result = "error";
+                        continue;
+                    }
+                }
+                reader.skipType(wireType, _depth, tag);
+                if (!reader.discardUnknown) {
+                    $util.makeProp(message, "$unknowns", false);
+                    (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                }
+            }
+            if (length !== $undefined) {
+                if (reader.pos !== end)
+                    throw $RangeError("index out of range");
+                reader.len = length;
+            }
+            if (_end !== $undefined)
+                throw $Error("missing end group");
+            return message;
+        };
+
+        return PullStreamResponse;
     })();
 
     conveyor.CommitOffsetRequest = (function() {

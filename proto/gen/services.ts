@@ -29,6 +29,24 @@ export const BrokerService = {
     responseSerialize: encoder<conveyor.IPullResponse>(conveyor.PullResponse),
     responseDeserialize: (bytes: Buffer): conveyor.PullResponse => conveyor.PullResponse.decode(bytes),
   },
+  sendStream: {
+    path: '/conveyor.Broker/SendStream',
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: encoder<conveyor.ISendStreamRequest>(conveyor.SendStreamRequest),
+    requestDeserialize: (bytes: Buffer): conveyor.SendStreamRequest => conveyor.SendStreamRequest.decode(bytes),
+    responseSerialize: encoder<conveyor.ISendStreamResponse>(conveyor.SendStreamResponse),
+    responseDeserialize: (bytes: Buffer): conveyor.SendStreamResponse => conveyor.SendStreamResponse.decode(bytes),
+  },
+  pullStream: {
+    path: '/conveyor.Broker/PullStream',
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: encoder<conveyor.IPullStreamRequest>(conveyor.PullStreamRequest),
+    requestDeserialize: (bytes: Buffer): conveyor.PullStreamRequest => conveyor.PullStreamRequest.decode(bytes),
+    responseSerialize: encoder<conveyor.IPullStreamResponse>(conveyor.PullStreamResponse),
+    responseDeserialize: (bytes: Buffer): conveyor.PullStreamResponse => conveyor.PullStreamResponse.decode(bytes),
+  },
   commitOffset: {
     path: '/conveyor.Broker/CommitOffset',
     requestStream: false as const,
@@ -170,6 +188,8 @@ export const BrokerService = {
 export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
   send: grpc.handleUnaryCall<conveyor.SendRequest, conveyor.ISendResponse>;
   pull: grpc.handleUnaryCall<conveyor.PullRequest, conveyor.IPullResponse>;
+  sendStream: grpc.handleBidiStreamingCall<conveyor.SendStreamRequest, conveyor.ISendStreamResponse>;
+  pullStream: grpc.handleBidiStreamingCall<conveyor.PullStreamRequest, conveyor.IPullStreamResponse>;
   commitOffset: grpc.handleUnaryCall<conveyor.CommitOffsetRequest, conveyor.ICommitOffsetResponse>;
   queryOffset: grpc.handleUnaryCall<conveyor.QueryOffsetRequest, conveyor.IQueryOffsetResponse>;
   searchOffset: grpc.handleUnaryCall<conveyor.SearchOffsetRequest, conveyor.ISearchOffsetResponse>;

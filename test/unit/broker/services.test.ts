@@ -57,7 +57,8 @@ async function fixture(options: { dir?: string; brokerId?: number; autoCreateTop
   cleanups.push(close);
   const topics = new TopicManager({ meta: store.meta, autoCreateTopics: options.autoCreateTopics ?? false, defaultQueueCount: 4, onChange: () => undefined, log: silentLogger() });
   await topics.load();
-  const dedup = new DedupWindow({ windowMs: WINDOW_MS, startedAtMs: clock.now });
+  // As the broker does: an empty store holds no earlier ids (no store lookups); a reopened one may (lookups for a window).
+  const dedup = new DedupWindow({ windowMs: WINDOW_MS, startedAtMs: clock.now, newestStoredBeforeStartMs: store.maxPhysicalOffset === 0 ? null : undefined });
   const longPolls = new LongPollTable();
   const stopping = { value: false };
   const ctx: ServiceContext = {
@@ -156,6 +157,69 @@ describe('send', () => {
     expect(first.results?.[0]).toMatchObject({ duplicate: false, queueId: 0, queueOffset: 0 });
     expect(second.results?.[0]).toMatchObject({ duplicate: true, queueId: 0, queueOffset: 0, physicalOffset: first.results?.[0]?.physicalOffset });
     expect(f.store.queueRange('t', 1).maxQueueOffset).toBe(0);
+  });
+
+  it('answers an id that a concurrent batch is storing with that batch\'s result, and stores the rest', async () => {
+    const f = await fixture();
+    await createTopic(f);
+    const [first, second] = await Promise.all([f.send.send(sendRequest('t', 0, [msg('a'), msg('b')])), f.send.send(sendRequest('t', 1, [msg('c'), msg('b')]))]);
+    expect(first.results?.map((r) => [r.messageId, r.queueId, r.queueOffset, r.duplicate])).toEqual([
+      ['a', 0, 0, false],
+      ['b', 0, 1, false],
+    ]);
+    expect(second.results?.map((r) => [r.messageId, r.queueId, r.queueOffset, r.duplicate])).toEqual([
+      ['c', 1, 0, false],
+      ['b', 0, 1, true],
+    ]);
+    expect(second.results?.[1]?.physicalOffset).toBe(first.results?.[1]?.physicalOffset);
+    expect(f.store.queueRange('t', 1).maxQueueOffset).toBe(1);
+  });
+
+  it('releases the ids of a batch the store refused, so a later send of them is stored', async () => {
+    const f = await fixture();
+    await createTopic(f);
+    // Within the broker's body limit, over what a 1 MiB test segment can hold: the store refuses it.
+    const tooBig = 'x'.repeat(1536 * 1024);
+    const [first, second] = await Promise.all([codeOf(f.send.send(sendRequest('t', 0, [msg('x', tooBig)]))), codeOf(f.send.send(sendRequest('t', 1, [msg('x', tooBig)])))]);
+    expect([first, second]).toEqual(['MESSAGE_TOO_LARGE', 'MESSAGE_TOO_LARGE']);
+    const again = await f.send.send(sendRequest('t', 0, [msg('x')]));
+    expect(again.results?.[0]).toMatchObject({ duplicate: false, queueId: 0, queueOffset: 0 });
+  });
+
+  it('answers a fresh batch in the compact stored form when the client accepts it, and per message otherwise', async () => {
+    const f = await fixture();
+    await createTopic(f);
+    const full = await f.send.send(sendRequest('t', 1, [msg('a'), msg('bb'), msg('ccc')]));
+    expect(full.stored ?? undefined).toBeUndefined();
+    const request = sendRequest('t', 1, [msg('d'), msg('ee'), msg('fff')]);
+    request.acceptsStoredBatch = true;
+    const compact = conveyor.SendResponse.decode(conveyor.SendResponse.encode(await f.send.send(request)).finish());
+    expect(compact.results).toEqual([]);
+    const stored = compact.stored!;
+    expect(stored).toMatchObject({ status: ErrorCode.OK, brokerName: 'broker-a', queueId: 1, firstQueueOffset: 3 });
+    // Records follow each other directly; 'ccc' is 4 bytes longer than 'd' and 2 longer than 'ee' (id and body one byte each).
+    const cccSize = (stored.firstPhysicalOffset as number) - (full.results![2]!.physicalOffset as number);
+    expect(stored.physicalOffsetDeltas).toEqual([0, cccSize - 4, cccSize - 2]);
+    expect(stored.storeTimestampMs).toBe(f.clock.now);
+    const records = [...decodeRecords((await f.store.read('t', 1, 3, { maxCount: 10, maxBytes: 1 << 20 })).records)];
+    let physicalOffset = stored.firstPhysicalOffset as number;
+    records.forEach((record, i) => {
+      physicalOffset += stored.physicalOffsetDeltas![i]!;
+      expect([record.messageId, record.queueOffset, record.physicalOffset]).toEqual([['d', 'ee', 'fff'][i], 3 + i, physicalOffset]);
+    });
+  });
+
+  it('answers per message when a batch holds a duplicate, even if the client accepts the compact form', async () => {
+    const f = await fixture();
+    await createTopic(f);
+    const request = sendRequest('t', 0, [msg('a'), msg('a')]);
+    request.acceptsStoredBatch = true;
+    const response = await f.send.send(request);
+    expect(response.stored ?? undefined).toBeUndefined();
+    expect(response.results?.map((r) => [r.messageId, r.queueOffset, r.duplicate])).toEqual([
+      ['a', 0, false],
+      ['a', 0, true],
+    ]);
   });
 
   it('stores an id again once its original is older than the window', async () => {

@@ -8,9 +8,11 @@ import {
   validateGroupConfig,
   validateQueueId,
   validateQueueOffset,
+  toRecordMessages,
   validateSendBatch,
   validateTopicConfig,
 } from '../../../broker/validate.js';
+import { conveyor } from '../../../proto/index.js';
 import { ErrorCode, isConveyorError } from '../../../common/errors.js';
 import {
   BATCH_MESSAGE_COUNT_MAX,
@@ -159,5 +161,21 @@ describe('topic and group config validation', () => {
     expect(validateGroupConfig({ groupName: 'g', retryMaxTimes: 3 })).toEqual({ groupName: 'g', consumeEnable: false, retryMaxTimes: 3, broadcast: false });
     expect(codeOf(() => validateGroupConfig({ groupName: 'g g' }))).toBe(ErrorCode.INVALID_NAME);
     expect(codeOf(() => validateGroupConfig({ groupName: 'g', retryMaxTimes: 33 }))).toBe(ErrorCode.INVALID_ARGUMENT);
+  });
+});
+
+describe('send messages as the store takes them', () => {
+  it('uses a decoded wire message as it is, with its defaults, and fills missing fields of anything else', () => {
+    const wire = conveyor.SendRequest.decode(conveyor.SendRequest.encode({ topic: 't', messages: [{ messageId: 'a', body: Buffer.from('x') }] }).finish()).messages;
+    const [decoded] = toRecordMessages(wire);
+    expect(decoded).toBe(wire[0]);
+    const { messageId, keys, tag, properties, body, bornTimestampMs, flags } = decoded!;
+    expect({ messageId, keys: [...keys], tag, properties: { ...properties }, body: Buffer.from(body), bornTimestampMs, flags }).toEqual({ messageId: 'a', keys: [], tag: '', properties: {}, body: Buffer.from('x'), bornTimestampMs: 0, flags: 0 });
+    const partial = conveyor.MessageInput.create({ messageId: 'b' });
+    partial.body = null as unknown as Uint8Array;
+    const [filled] = toRecordMessages([partial]);
+    expect(filled).not.toBe(partial);
+    expect(filled).toEqual({ messageId: 'b', keys: [], tag: '', properties: {}, body: new Uint8Array(0), bornTimestampMs: 0, flags: 0 });
+    expect(toRecordMessages([{ messageId: 'c' }])[0]).toEqual({ messageId: 'c', keys: [], tag: '', properties: {}, body: new Uint8Array(0), bornTimestampMs: 0, flags: 0 });
   });
 });

@@ -18,6 +18,21 @@ describe('message ids', () => {
     expect(ids.size).toBe(110_000);
   });
 
+  it('spell time, instance and counter exactly, across a change of the counter\'s high half, a wrap and a new millisecond', () => {
+    for (const start of [0x0000_fffd, 0xffff_fffe, 0x1234_5678]) {
+      let t = 0xabc_def0_1234;
+      const seed = Buffer.alloc(10);
+      seed.write('a1b2c3d4e5f6', 0, 'hex');
+      seed.writeUInt32BE(start, 6);
+      const generator = new MessageIdGenerator(() => t, () => seed);
+      for (let i = 1; i <= 4; i++) {
+        if (i === 3) t += 1;
+        const counter = (start + i) % 0x1_0000_0000;
+        expect(generator.next()).toBe(t.toString(16).padStart(12, '0') + 'a1b2c3d4e5f6' + counter.toString(16).padStart(8, '0'));
+      }
+    }
+  });
+
   it('sort by creation time', () => {
     let t = 1_000;
     const generator = new MessageIdGenerator(() => t);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect } from 'vitest';
 import { ErrorCode } from '../../../common/errors.js';
 import { MESSAGE_BODY_BYTES_MAX } from '../../../common/limits.js';
-import { decodeRecord, decodeRecords } from '../../../common/record.js';
+import { decodeRecord, decodeRecords, measureBatch } from '../../../common/record.js';
 import { message, messages, test } from './helpers.js';
 import { rejectionOf } from '../../helpers/errors.js';
 
@@ -46,6 +46,18 @@ describe('append and read', () => {
     }
   });
 
+  test('takes sizes the caller measured, stores the same bytes, and refuses sizes that do not fit the messages', async ({ openStore }) => {
+    const store = await openStore();
+    const batch = [message('a', { keys: ['k'], tag: 'x' }), message('bb')];
+    const sizes = measureBatch('t', batch);
+    const results = await store.append('t', 0, batch, sizes);
+    expect(results.map((r) => [r.messageId, r.topic, r.queueOffset, r.size])).toEqual([['a', 't', 0, sizes[0]], ['bb', 't', 1, sizes[1]]]);
+    expect(decodeRecord(await store.readCommitLog(results[1]!.physicalOffset, results[1]!.size))).toMatchObject({ messageId: 'bb', queueOffset: 1 });
+    await expect(store.append('t', 0, batch, sizes.slice(0, 1))).rejects.toThrow(/assertion failed/);
+    await expect(store.append('t', 0, batch, [sizes[0]!, sizes[1]! + 1])).rejects.toThrow(/assertion failed/);
+    expect(store.queueRange('t', 0).maxQueueOffset).toBe(2);
+  });
+
   test('returns append results that point at the stored records', async ({ openStore }) => {
     let now = 5_000;
     const store = await openStore({ clock: () => now });
@@ -80,6 +92,25 @@ describe('append and read', () => {
     expect(byBytes).toMatchObject({ count: 2, nextQueueOffset: 4 });
     expect(byBytes.records.length).toBe(size * 2);
     expect((await store.read('t', 0, 0, { maxCount: 100, maxBytes: 1 })).count).toBe(1);
+  });
+
+  test('reads a queue whose records lie in runs spread over the log, in order, after the headroom asked for', async ({ openStore }) => {
+    const store = await openStore({ segmentBytes: 1 << 20 });
+    const body = Buffer.alloc(1_000, 0x61);
+    // Runs of 20 records (~21 KB) per queue, alternating: queue 0's runs are separate reads.
+    for (let run = 0; run < 6; run++) {
+      await store.append('t', run % 2, Array.from({ length: 20 }, (_, i) => message(`q${run % 2}-${Math.floor(run / 2) * 20 + i}`, { body, tag: i % 3 === 0 ? 'x' : 'y' })));
+    }
+    const plain = await store.read('t', 0, 0, { maxCount: 100, maxBytes: 1 << 20 });
+    expect([...decodeRecords(plain.records)].map((r) => r.messageId)).toEqual(Array.from({ length: 60 }, (_, i) => `q0-${i}`));
+    expect(plain.frame).toBeUndefined();
+    const framed = await store.read('t', 0, 0, { maxCount: 100, maxBytes: 1 << 20, headroomBytes: 64 });
+    expect(framed.frame!.length).toBe(64 + plain.records.length);
+    expect(framed.records.equals(plain.records)).toBe(true);
+    expect(framed.frame!.subarray(64).equals(plain.records)).toBe(true);
+    const tagged = await store.read('t', 0, 0, { maxCount: 100, maxBytes: 1 << 20, headroomBytes: 64, tags: new Set(['x']) });
+    expect([...decodeRecords(tagged.records)].map((r) => r.messageId)).toEqual(Array.from({ length: 60 }, (_, i) => `q0-${i}`).filter((_, i) => (i % 20) % 3 === 0));
+    expect(tagged.frame!.length).toBe(64 + tagged.records.length);
   });
 
   test('filters by tag and reports no-matched-message past records that do not match', async ({ openStore }) => {
