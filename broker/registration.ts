@@ -36,6 +36,11 @@ export interface RegistrationOptions {
    * are not reported, so a slave keeps retrying the master it knew.
    */
   onMasterAddress?: (address: string) => void;
+  /**
+   * While true (a slave that no answer has named its master to yet), rounds come every
+   * REGISTER_RETRY_MS instead of intervalMs: the master may register a moment after the slave.
+   */
+  awaitingMasterAddress?: () => boolean;
 }
 
 export class Registration {
@@ -114,7 +119,8 @@ export class Registration {
 
   private schedule(): void {
     if (this.stopped) return;
-    const delay = this.everSucceeded ? this.options.intervalMs : Math.min(REGISTER_RETRY_MS, this.options.intervalMs);
+    const soon = !this.everSucceeded || this.options.awaitingMasterAddress?.() === true;
+    const delay = soon ? Math.min(REGISTER_RETRY_MS, this.options.intervalMs) : this.options.intervalMs;
     this.timer = setTimeout(() => {
       void this.registerNow().finally(() => this.schedule());
     }, delay);

@@ -46,6 +46,12 @@ export interface BrokerReplication extends ReplicationView, ReplicationGauges {
   readonly handlers: ReplicationHandlers | undefined;
   /** A nameserver named the group's master: a slave replicates from there; a master ignores it. */
   masterAddressAnswered(address: string): void;
+  /**
+   * A slave that no nameserver has named a master to yet: registration asks again at its retry
+   * interval (1 s) instead of the heartbeat interval, so a slave started next to its master
+   * replicates within seconds (until then every sync send answers SLAVE_NOT_AVAILABLE).
+   */
+  awaitingMasterAddress(): boolean;
   status(): ReplicationStatus;
   /** Master: ends the streams and answers waiting sends; slave: stops copying. Before store.close(). */
   close(): Promise<void>;
@@ -84,6 +90,7 @@ function masterReplication(options: BrokerReplicationOptions): BrokerReplication
     masterConnected: () => 0,
     waitersRejected: () => master.waitersRejected,
     masterAddressAnswered: () => undefined,
+    awaitingMasterAddress: () => false,
     configsChanged: () => {
       configVersion = { timestampMs: options.clock(), counter: Number(configVersion.counter ?? 0) + 1 };
     },
@@ -127,6 +134,7 @@ function slaveReplication(options: BrokerReplicationOptions): BrokerReplication 
     masterConnected: () => (handle.connected ? 1 : 0),
     waitersRejected: () => 0,
     masterAddressAnswered: (address) => handle.setMasterAddress(address),
+    awaitingMasterAddress: () => handle.masterAddress === undefined,
     configsChanged: () => undefined,
     status: () => {
       const status = handle.status();

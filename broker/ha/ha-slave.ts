@@ -12,12 +12,19 @@ import { slaveHandshake, type ReplicationIdentity } from './handshake.js';
 import { OffsetTimeline } from './offset-timeline.js';
 import { needsOperator, reconnectDelayMs } from './reconnect-backoff.js';
 import type { SlaveStore } from './store-port.js';
+import { PipelinedAppends } from './pipelined-appends.js';
 import { WakeSignal } from './wake-signal.js';
 
 /** A slave reports its durable offset at least this often, even when idle (the master's in-sync test). */
 export const SLAVE_REPORT_INTERVAL_MS = 1_000;
 /** No message from the master for this long (keepalives come every second): the stream is dead, reopen it. */
 export const MASTER_SILENCE_MS_MAX = 5_000;
+/**
+ * Copied bytes handed to the store and not yet written (sync flush: not yet fsynced) before the
+ * slave stops taking chunks from the stream: enough for a few 1 MiB chunks to share one fsync,
+ * small next to the store's 256 MiB append queue; past it HTTP/2 flow control slows the master.
+ */
+export const SLAVE_APPEND_BYTES_IN_FLIGHT_MAX = 8 * 1024 * 1024;
 
 export interface ReplicationSlaveOptions {
   store: SlaveStore;
@@ -36,6 +43,8 @@ export interface ReplicationSlaveOptions {
   flushAfterAppend?: boolean;
   /** In [0, 1), for backoff jitter. */
   random?: () => number;
+  /** Tests only: SLAVE_APPEND_BYTES_IN_FLIGHT_MAX. */
+  appendBytesInFlightMax?: number;
 }
 
 export interface SlaveLagView {
@@ -198,6 +207,7 @@ export class ReplicationSlave {
     this.reported = start;
     let lastMessageMs = this.clock();
     let localError: ConveyorError | undefined;
+    const appends = new PipelinedAppends(this.options.appendBytesInFlightMax ?? SLAVE_APPEND_BYTES_IN_FLIGHT_MAX, () => call.cancel());
     const silenceMaxMs = this.options.masterSilenceMsMax ?? MASTER_SILENCE_MS_MAX;
     const report = (always: boolean): void => {
       const durable = Math.max(this.reported, store.flushedPhysicalOffset);
@@ -225,15 +235,23 @@ export class ReplicationSlave {
         }
         this.noteMasterMax(message.masterMaxPhysicalOffset);
         if (message.data.length === 0) continue;
-        await store.appendCommitLogBytes(message.physicalOffset, message.data);
-        receivedAny = true;
-        this.requestFlush();
+        // Pipelined: the next chunk is taken while this one is written (and, under sync flush,
+        // fsynced), so chunks that arrive during an fsync share the next one. Appends are placed in
+        // call order (the store checks and advances its offsets synchronously); bounded by bytes.
+        appends.start(store, message.physicalOffset, message.data, () => {
+          receivedAny = true;
+          this.requestFlush();
+        });
+        await appends.belowLimit();
       }
+      await appends.drained();
       if (this.closed) return { receivedAny, error: undefined };
       return { receivedAny, error: new ConveyorError(ErrorCode.SERVICE_UNAVAILABLE, 'the master ended the replication stream', { master: address }) };
     } catch (err) {
+      // Nothing may still be appending when the next stream starts from the store's end.
+      await appends.settled();
       if (this.closed) return { receivedAny, error: undefined };
-      return { receivedAny, error: localError ?? (isConveyorError(err) ? err : fromServiceError(err, address)) };
+      return { receivedAny, error: localError ?? appends.error ?? (isConveyorError(err) ? err : fromServiceError(err, address)) };
     } finally {
       clearInterval(ticker);
       offFlushed();

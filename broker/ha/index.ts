@@ -3,16 +3,17 @@
 //           sync sends, lag for status and metrics;
 //   slave:  startReplicationSlave(...) → copies the master's commit log and metadata, lag, status.
 import type { conveyor, ReplicationHandlers } from '../../proto/index.js';
+import { unreachable } from '../../common/errors.js';
 import type { Logger } from '../../common/logging.js';
 import { RECORD_FORMAT_VERSION } from '../../common/record.js';
 import { REPLICATION_CHUNK_BYTES_MAX, REPLICATION_KEEPALIVE_INTERVAL_MS, ReplicationMasterStreams, SLAVE_SILENCE_MS_MAX } from './ha-master.js';
 import { ReplicationSlave, type SlaveLagView, type SlaveStatus } from './ha-slave.js';
 import type { ReplicationIdentity } from './handshake.js';
 import { METADATA_SYNC_INTERVAL_MS_DEFAULT, MetadataSync, type MetadataApplied, type MetadataTarget } from './metadata-sync.js';
-import { ReplicationProgress, type MasterLag, type ReplicationWaitCode } from './replication-progress.js';
+import { ReplicationProgress, type MasterLag, type ReplicationEvent, type ReplicationWaitCode } from './replication-progress.js';
 import type { MasterStore, SlaveStore } from './store-port.js';
 
-export type { MasterLag, SlaveLag, ReplicationWaitCode } from './replication-progress.js';
+export type { MasterLag, SlaveLag, ReplicationEvent, ReplicationWaitCode } from './replication-progress.js';
 export type { SlaveLagView, SlaveStatus } from './ha-slave.js';
 export type { MetadataApplied, MetadataTarget, MetadataSource, OffsetEntry } from './metadata-sync.js';
 export type { MasterStore, SlaveStore } from './store-port.js';
@@ -68,6 +69,7 @@ export function createReplicationMaster(options: ReplicationMasterOptions): Repl
   const log = options.log.child({ component: 'replication-master' });
   const progress = new ReplicationProgress({
     clock,
+    onEvent: (event) => logReplicationEvent(log, event),
     ...(options.inSyncLagBytesMax !== undefined ? { inSyncLagBytesMax: options.inSyncLagBytesMax } : {}),
     ...(options.inSyncReportAgeMsMax !== undefined ? { inSyncReportAgeMsMax: options.inSyncReportAgeMsMax } : {}),
   });
@@ -145,6 +147,7 @@ export interface ReplicationSlaveStartOptions {
   /** Tests only. */
   reportIntervalMs?: number;
   masterSilenceMsMax?: number;
+  appendBytesInFlightMax?: number;
 }
 
 export interface ReplicationSlaveHandle {
@@ -152,6 +155,8 @@ export interface ReplicationSlaveHandle {
   status(): SlaveStatus;
   readonly connected: boolean;
   readonly masterMaxPhysicalOffset: number;
+  /** The master replicated from; undefined until a registration answer named one. */
+  readonly masterAddress: string | undefined;
   setMasterAddress(address: string | undefined): void;
   /** Copies the master's metadata now (also runs on its interval); never rejects. */
   syncMetadataNow(): Promise<void>;
@@ -170,6 +175,7 @@ export function startReplicationSlave(options: ReplicationSlaveStartOptions): Re
     ...(options.clock !== undefined ? { clock: options.clock } : {}),
     ...(options.reportIntervalMs !== undefined ? { reportIntervalMs: options.reportIntervalMs } : {}),
     ...(options.masterSilenceMsMax !== undefined ? { masterSilenceMsMax: options.masterSilenceMsMax } : {}),
+    ...(options.appendBytesInFlightMax !== undefined ? { appendBytesInFlightMax: options.appendBytesInFlightMax } : {}),
   });
   const metadata = new MetadataSync({
     client: () => (slave.masterAddress === undefined ? undefined : slave.masterClient()),
@@ -189,6 +195,9 @@ export function startReplicationSlave(options: ReplicationSlaveStartOptions): Re
     get masterMaxPhysicalOffset() {
       return slave.masterMaxPhysicalOffset;
     },
+    get masterAddress() {
+      return slave.masterAddress;
+    },
     setMasterAddress(address) {
       if (address === slave.masterAddress) return;
       metadata.reset();
@@ -201,6 +210,26 @@ export function startReplicationSlave(options: ReplicationSlaveStartOptions): Re
       await slave.close();
     },
   };
+}
+
+/** In-sync changes and runs of SLAVE_NOT_AVAILABLE answers are rare and explain sync-send statuses: info. */
+function logReplicationEvent(log: Logger, event: ReplicationEvent): void {
+  switch (event.kind) {
+    case 'in-sync':
+      log.info({ brokerId: event.brokerId, lagBytes: event.lagBytes, lastReportAgeMs: event.lastReportAgeMs }, 'slave in sync');
+      return;
+    case 'out-of-sync':
+      log.info({ brokerId: event.brokerId, lagBytes: event.lagBytes, lastReportAgeMs: event.lastReportAgeMs, reason: event.reason }, 'slave out of sync');
+      return;
+    case 'not-available-started':
+      log.info({ connectedSlaves: event.connectedSlaves }, 'no slave in sync: sync sends answer SLAVE_NOT_AVAILABLE');
+      return;
+    case 'not-available-ended':
+      log.info({ answered: event.answered }, 'a slave is in sync again: sync sends wait for it');
+      return;
+    default:
+      unreachable(event);
+  }
 }
 
 function identityOf(options: { clusterName: string; brokerName: string; recordFormatVersion?: number; segmentBytes: number }): ReplicationIdentity {

@@ -41,8 +41,20 @@ export type ReplicationWaitCode =
   | conveyor.ErrorCode.SLAVE_TIMEOUT
   | conveyor.ErrorCode.SLAVE_NOT_AVAILABLE;
 
+/**
+ * Rare replication events, for the shell to log at info: a slave's in-sync state changed (checked
+ * whenever it reports and whenever a sync send or a status reads it), and the start and end of a
+ * run of sync sends answered SLAVE_NOT_AVAILABLE at once (no in-sync slave).
+ */
+export type ReplicationEvent =
+  | { kind: 'in-sync'; brokerId: number; lagBytes: number; lastReportAgeMs: number }
+  | { kind: 'out-of-sync'; brokerId: number; lagBytes: number; lastReportAgeMs: number; reason: 'lag' | 'report-age' }
+  | { kind: 'not-available-started'; connectedSlaves: number }
+  | { kind: 'not-available-ended'; answered: number };
+
 export interface ReplicationProgressOptions {
   clock: () => number;
+  onEvent?: (event: ReplicationEvent) => void;
   inSyncLagBytesMax?: number;
   inSyncReportAgeMsMax?: number;
   waitersMax?: number;
@@ -72,6 +84,8 @@ interface SlaveState {
   address: string;
   ackedPhysicalOffset: number;
   lastReportMs: number;
+  /** Last in-sync state seen (for ReplicationEvent transitions). */
+  inSync: boolean;
 }
 
 export class ReplicationProgress {
@@ -83,6 +97,9 @@ export class ReplicationProgress {
   private readonly waiters: SyncWaiters<ReplicationWaitCode>;
   private readonly timeline = new OffsetTimeline();
   private masterMax = 0;
+  private readonly onEvent: (event: ReplicationEvent) => void;
+  /** Sync sends answered SLAVE_NOT_AVAILABLE at once since the last one that could wait (0: not in such a run). */
+  private notAvailableRun = 0;
   /** Sync sends answered at once with SLAVE_TIMEOUT because the waiter table was full. */
   waitersRejected = 0;
 
@@ -92,6 +109,7 @@ export class ReplicationProgress {
     this.inSyncReportAgeMsMax = options.inSyncReportAgeMsMax ?? IN_SYNC_REPORT_AGE_MS_MAX;
     this.slavesMax = options.slavesMax ?? SLAVES_MAX;
     this.waiters = new SyncWaiters(options.waitersMax ?? SYNC_WAITERS_MAX);
+    this.onEvent = options.onEvent ?? (() => undefined);
   }
 
   get masterMaxPhysicalOffset(): number {
@@ -126,7 +144,9 @@ export class ReplicationProgress {
         { slavesMax: this.slavesMax, brokerId },
       );
     }
-    this.slaves.set(brokerId, { brokerId, address, ackedPhysicalOffset: durablePhysicalOffset, lastReportMs: this.clock() });
+    const slave: SlaveState = { brokerId, address, ackedPhysicalOffset: durablePhysicalOffset, lastReportMs: this.clock(), inSync: false };
+    this.slaves.set(brokerId, slave);
+    this.slaveInSync(slave, slave.lastReportMs);
     this.waiters.settleUpTo(durablePhysicalOffset, ErrorCode.OK);
   }
 
@@ -147,6 +167,7 @@ export class ReplicationProgress {
     }
     slave.ackedPhysicalOffset = durablePhysicalOffset;
     slave.lastReportMs = this.clock();
+    this.slaveInSync(slave, slave.lastReportMs);
     this.waiters.settleUpTo(durablePhysicalOffset, ErrorCode.OK);
   }
 
@@ -174,7 +195,15 @@ export class ReplicationProgress {
       if (slave.ackedPhysicalOffset >= physicalOffsetEnd) return Promise.resolve(ErrorCode.OK);
       if (this.slaveInSync(slave, now)) anyInSync = true;
     }
-    if (!anyInSync) return Promise.resolve(ErrorCode.SLAVE_NOT_AVAILABLE);
+    if (!anyInSync) {
+      if (this.notAvailableRun === 0) this.onEvent({ kind: 'not-available-started', connectedSlaves: this.slaves.size });
+      this.notAvailableRun += 1;
+      return Promise.resolve(ErrorCode.SLAVE_NOT_AVAILABLE);
+    }
+    if (this.notAvailableRun > 0) {
+      this.onEvent({ kind: 'not-available-ended', answered: this.notAvailableRun });
+      this.notAvailableRun = 0;
+    }
     if (timeoutMs <= 0) return Promise.resolve(ErrorCode.SLAVE_TIMEOUT);
     if (this.waiters.full) {
       this.waitersRejected += 1;
@@ -221,8 +250,18 @@ export class ReplicationProgress {
     this.slaves.clear();
   }
 
+  /** Whether the slave is in sync now; reports a change of state through onEvent. */
   private slaveInSync(slave: SlaveState, now: number): boolean {
-    return this.masterMax - slave.ackedPhysicalOffset <= this.inSyncLagBytesMax
-      && now - slave.lastReportMs <= this.inSyncReportAgeMsMax;
+    const lagBytes = Math.max(0, this.masterMax - slave.ackedPhysicalOffset);
+    const lastReportAgeMs = Math.max(0, now - slave.lastReportMs);
+    const lagOk = lagBytes <= this.inSyncLagBytesMax;
+    const inSync = lagOk && lastReportAgeMs <= this.inSyncReportAgeMsMax;
+    if (inSync !== slave.inSync) {
+      slave.inSync = inSync;
+      this.onEvent(inSync
+        ? { kind: 'in-sync', brokerId: slave.brokerId, lagBytes, lastReportAgeMs }
+        : { kind: 'out-of-sync', brokerId: slave.brokerId, lagBytes, lastReportAgeMs, reason: lagOk ? 'report-age' : 'lag' });
+    }
+    return inSync;
   }
 }

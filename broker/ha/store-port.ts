@@ -30,6 +30,7 @@ export interface SlaveStore {
    * Appends bytes copied from the master at `physicalOffset`, which is receivedPhysicalOffset, or
    * maxPhysicalOffset for a resend from the last whole record, or (empty log only) the base of the
    * master's first segment. Resolves once the whole records among them are written and dispatched.
+   * The next call may come before that (the slave pipelines appends): each is placed synchronously.
    */
   appendCommitLogBytes(physicalOffset: number, bytes: Uint8Array): Promise<void>;
   /**

@@ -111,6 +111,27 @@ describe('registration with nameservers', () => {
     expect(answers).toEqual(['127.0.0.1:3']);
   });
 
+  it('asks again at the retry interval, not the heartbeat interval, while a slave awaits its master', async () => {
+    const a = await nameserver();
+    const answers: string[] = [];
+    const slave = new Registration({
+      nameservers: [a.address],
+      intervalMs: 60_000,
+      clock: Date.now,
+      log: silentLogger(),
+      describe: () => ({ clusterName: 'C', brokerName: 'broker-a', brokerId: 1, brokerAddress: '127.0.0.1:11', httpAddress: '127.0.0.1:12', haAddress: '', topics: [] }),
+      onMasterAddress: (address) => answers.push(address),
+      awaitingMasterAddress: () => answers.length === 0,
+    });
+    cleanups.push(() => slave.stop({ unregister: false }));
+    await slave.start();
+    expect(answers).toEqual([]);
+    // The master registers after the slave's first round; the slave's next round (1 s, not 60 s) learns it.
+    const master = registration([a.address], () => []);
+    await master.start();
+    await expect.poll(() => answers, { timeout: 5_000 }).toEqual(['127.0.0.1:1']);
+  });
+
   it('heartbeats on its interval', async () => {
     const a = await nameserver();
     const r = registration([a.address], () => [], 100);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ReplicationProgress } from '../../../broker/ha/replication-progress.js';
+import { ReplicationProgress, type ReplicationEvent } from '../../../broker/ha/replication-progress.js';
 import { SyncWaiters } from '../../../broker/ha/sync-waiters.js';
 import { ConveyorError, ErrorCode } from '../../../common/errors.js';
 
@@ -176,6 +176,66 @@ describe('replication progress: slaves and lag', () => {
     const { progress } = setup();
     progress.masterAdvanced(100);
     expect(progress.lag()).toEqual({ bytes: 0, ms: 0, slaves: [] });
+  });
+});
+
+describe('replication progress: events', () => {
+  function withEvents() {
+    let now = 10_000;
+    const events: ReplicationEvent[] = [];
+    const progress = new ReplicationProgress({ clock: () => now, inSyncLagBytesMax: 1_000, inSyncReportAgeMsMax: 3_000, onEvent: (e) => events.push(e) });
+    return { progress, events, advance: (ms: number) => (now += ms) };
+  }
+
+  it('reports a slave that connects caught up as in sync, once', () => {
+    const { progress, events } = withEvents();
+    progress.masterAdvanced(100);
+    progress.slaveConnected(1, 'a:1', 100);
+    progress.slaveReported(1, 100);
+    expect(progress.isInSync(1)).toBe(true);
+    expect(events).toEqual([{ kind: 'in-sync', brokerId: 1, lagBytes: 0, lastReportAgeMs: 0 }]);
+  });
+
+  it('reports a catching-up slave in sync only once it is within the lag bound', () => {
+    const { progress, events } = withEvents();
+    progress.masterAdvanced(5_000);
+    progress.slaveConnected(1, 'a:1', 0);
+    expect(events).toEqual([]);
+    progress.slaveReported(1, 3_000);
+    expect(events).toEqual([]);
+    progress.slaveReported(1, 4_500);
+    expect(events).toEqual([{ kind: 'in-sync', brokerId: 1, lagBytes: 500, lastReportAgeMs: 0 }]);
+  });
+
+  it('reports out of sync with the reason when reports stop, and in sync again when one comes', () => {
+    const { progress, events, advance } = withEvents();
+    progress.slaveConnected(1, 'a:1', 0);
+    advance(3_001);
+    expect(progress.isInSync(1)).toBe(false);
+    expect(progress.isInSync(1)).toBe(false);
+    progress.slaveReported(1, 0);
+    expect(events.map((e) => e.kind)).toEqual(['in-sync', 'out-of-sync', 'in-sync']);
+    expect(events[1]).toEqual({ kind: 'out-of-sync', brokerId: 1, lagBytes: 0, lastReportAgeMs: 3_001, reason: 'report-age' });
+  });
+
+  it('reports a slave that falls behind by more than the lag bound as out of sync because of lag', () => {
+    const { progress, events } = withEvents();
+    progress.slaveConnected(1, 'a:1', 0);
+    progress.masterAdvanced(1_001);
+    expect(progress.lag().slaves[0]?.inSync).toBe(false);
+    expect(events.at(-1)).toEqual({ kind: 'out-of-sync', brokerId: 1, lagBytes: 1_001, lastReportAgeMs: 0, reason: 'lag' });
+  });
+
+  it('reports one start and one end for a run of SLAVE_NOT_AVAILABLE answers, with their count', async () => {
+    const { progress, events } = withEvents();
+    progress.masterAdvanced(100);
+    for (let i = 0; i < 3; i++) await expect(progress.waitFor(100, 1_000)).resolves.toBe(ErrorCode.SLAVE_NOT_AVAILABLE);
+    expect(events).toEqual([{ kind: 'not-available-started', connectedSlaves: 0 }]);
+    progress.slaveConnected(1, 'a:1', 50);
+    const waiting = progress.waitFor(100, 1_000);
+    expect(events.slice(1)).toEqual([{ kind: 'in-sync', brokerId: 1, lagBytes: 50, lastReportAgeMs: 0 }, { kind: 'not-available-ended', answered: 3 }]);
+    progress.slaveReported(1, 100);
+    await expect(waiting).resolves.toBe(ErrorCode.OK);
   });
 });
 

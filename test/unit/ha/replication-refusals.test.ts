@@ -145,7 +145,8 @@ describe('replication refusals while streaming', () => {
       meta: slaveStore.meta,
     };
     const { address } = await startMaster(masterStore, master.log, 0, { chunkBytesMax: 4_096 });
-    const slave = startSlave(slowSlave, address, slaveSide.log);
+    // One append at a time: the held append keeps the rest of the log on the master.
+    const slave = startSlave(slowSlave, address, slaveSide.log, { appendBytesInFlightMax: 0 });
     await vi.waitFor(() => expect(appends).toBe(1));
 
     usedPercent = 80;

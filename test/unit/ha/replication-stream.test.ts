@@ -1,5 +1,6 @@
 // Master → slave streaming with two real stores and a real gRPC server on loopback.
 import { describe, expect, it, vi } from 'vitest';
+import type { SlaveStore } from '../../../broker/ha/index.js';
 import {
   appendMessages,
   capturingLogger,
@@ -135,5 +136,52 @@ describe('replication stream', () => {
     slave.setMasterAddress(address);
     await waitCaughtUp(slaveStore, masterStore);
     expect(slave.status().masterAddress).toBe(address);
+  });
+  it('takes the next chunk while an append is still being written, in order, with one report covering both', async () => {
+    const { log } = capturingLogger();
+    const masterStore = await openStore(newDataDir());
+    const slaveStore = await openStore(newDataDir(), { flushMode: 'sync' });
+    await appendMessages(masterStore, 'Pipe', 0, 200, 1_000); // ~240 KiB: many 4 KiB chunks
+    let started = 0;
+    let maxConcurrent = 0;
+    let running = 0;
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const store: SlaveStore = {
+      get maxPhysicalOffset() {
+        return slaveStore.maxPhysicalOffset;
+      },
+      get flushedPhysicalOffset() {
+        return slaveStore.flushedPhysicalOffset;
+      },
+      get receivedPhysicalOffset() {
+        return slaveStore.receivedPhysicalOffset;
+      },
+      appendCommitLogBytes: (physicalOffset, bytes) => {
+        started += 1;
+        running += 1;
+        maxConcurrent = Math.max(maxConcurrent, running);
+        // Placed at once (offsets advance in call order); the first completes only when released.
+        const appended = slaveStore.appendCommitLogBytes(physicalOffset, bytes);
+        const first = started === 1;
+        return appended.then(async () => {
+          if (first) await held;
+          running -= 1;
+        });
+      },
+      flushCommitLog: () => slaveStore.flushCommitLog(),
+      onFlushed: (listener) => slaveStore.onFlushed(listener),
+      meta: slaveStore.meta,
+    };
+    const { address } = await startMaster(masterStore, log, 0, { chunkBytesMax: 4_096 });
+    startSlave(store, address, log);
+    await vi.waitFor(() => expect(started).toBeGreaterThan(3));
+    expect(maxConcurrent).toBeGreaterThan(1);
+    release();
+    await waitCaughtUp(slaveStore, masterStore);
+    expect((await readAll(slaveStore, 0, slaveStore.maxPhysicalOffset)).equals(await readAll(masterStore, 0, masterStore.maxPhysicalOffset))).toBe(true);
+    expect(slaveStore.queueRange('Pipe', 0)).toEqual({ minQueueOffset: 0, maxQueueOffset: 200 });
   });
 });
