@@ -18,6 +18,9 @@ export function retryDelayMs(attempt: number, baseMs: number, maxMs: number): nu
   return Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
 }
 
+/** Compact the ready FIFO once this many taken (cleared) slots sit before its head: one copy per many tasks, not one shift per task. */
+const READY_COMPACT_AFTER_TASKS = 1_024;
+
 interface Task {
   readonly processQueue: ProcessQueue;
   readonly messages: Message[];
@@ -38,8 +41,12 @@ export interface DispatcherOptions {
 }
 
 export class ConsumeDispatcher {
-  /** FIFO of tasks ready to run; bounded by the per-queue cache limits (a pull never asks for more than fits). */
-  private ready: Task[] = [];
+  /**
+   * FIFO of tasks ready to run; bounded by the per-queue cache limits (a pull never asks for more
+   * than fits). A taken slot is cleared at once: a task that ran must not keep its messages (and
+   * the pull answers their bodies point into) alive until the next compaction.
+   */
+  private ready: Array<Task | undefined> = [];
   private readyHead = 0;
   private running = 0;
   private stopped = false;
@@ -81,8 +88,9 @@ export class ConsumeDispatcher {
 
   private pump(): void {
     while (!this.stopped && this.running < this.options.concurrency && this.readyHead < this.ready.length) {
-      const task = this.ready[this.readyHead++] as Task;
-      if (this.readyHead >= 1024 && this.readyHead * 2 >= this.ready.length) {
+      const task = this.ready[this.readyHead] as Task;
+      this.ready[this.readyHead++] = undefined;
+      if (this.readyHead >= READY_COMPACT_AFTER_TASKS && this.readyHead * 2 >= this.ready.length) {
         this.ready = this.ready.slice(this.readyHead);
         this.readyHead = 0;
       }

@@ -51,9 +51,14 @@ export class OffsetTracker {
    * pending, e.g. one from before a reset.
    */
   complete(offset: number): boolean {
-    if (this.finished.has(offset) || !this.isPending(offset)) return false;
-    this.finished.add(offset);
-    while (this.head < this.pending.length) {
+    if (this.head < this.pending.length && this.pending[this.head] === offset) {
+      // In-order finish (the usual case): the head moves on without touching the set.
+      this.head++;
+    } else {
+      if (this.finished.has(offset) || !this.isPending(offset)) return false;
+      this.finished.add(offset);
+    }
+    while (this.finished.size > 0 && this.head < this.pending.length) {
       const first = this.pending[this.head] as number;
       if (!this.finished.has(first)) break;
       this.finished.delete(first);

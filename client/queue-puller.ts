@@ -6,6 +6,7 @@ import { ConveyorError, ErrorCode, errorCodeName } from '../common/errors.js';
 import type { Logger } from '../common/logging.js';
 import type { ClientContext } from './client-context.js';
 import type { ConsumeDispatcher } from './consume-dispatcher.js';
+import type { Message } from './message.js';
 import type { OffsetStore } from './offset-store.js';
 import { ProcessQueue } from './process-queue.js';
 import { offsetAfterOutOfRange, pullQueue, queueRange, searchOffset } from './queue-reader.js';
@@ -13,6 +14,19 @@ import { outOfRangeAction } from './read-target.js';
 import { codeOf } from './retry-policy.js';
 import { MASTER_BROKER_ID, queueKey, type MessageQueue } from './route.js';
 import { matchesTag, type TagFilter } from './tag-expression.js';
+
+/**
+ * Defensive: only messages at or after the asked offset, in increasing offset order. A broker
+ * answers exactly that, so the usual case is one check over the answer and no copy.
+ */
+export function inOrderFrom(messages: Message[], offset: number): Message[] {
+  let previous = offset - 1;
+  for (const m of messages) {
+    if (m.queueOffset <= previous) return messages.filter((x) => x.queueOffset >= offset).sort((a, b) => a.queueOffset - b.queueOffset);
+    previous = m.queueOffset;
+  }
+  return messages;
+}
 
 /** Where a group with no committed offset for a queue starts: the oldest stored, the next new one, or a time. */
 export type StartPosition = 'first' | 'last' | { timestamp: number };
@@ -89,13 +103,17 @@ export class QueuePuller {
         this.backoffMs = 0;
         if (this.stopped) break;
         if (result.brokerId !== MASTER_BROKER_ID && result.messages.length > 0) settings.onSlaveMessages?.(result.messages.length);
-        // Defensive: only records at or after the asked offset, in order.
-        const messages = result.messages.filter((m) => m.queueOffset >= offset).sort((a, b) => a.queueOffset - b.queueOffset);
+        const messages = inOrderFrom(result.messages, offset);
         const last = messages[messages.length - 1];
         const next = Math.max(result.nextOffset, offset, last ? last.queueOffset + 1 : 0);
-        processQueue.received(messages.map((m) => m.queueOffset), next);
-        const wanted = messages.filter((m) => matchesTag(settings.tagFilter, m.tag));
-        for (const m of messages) if (!matchesTag(settings.tagFilter, m.tag)) processQueue.complete(m.queueOffset);
+        const offsets = new Array<number>(messages.length);
+        for (let i = 0; i < messages.length; i++) offsets[i] = messages[i]!.queueOffset;
+        processQueue.received(offsets, next);
+        let wanted = messages;
+        if (settings.tagFilter.tags !== undefined) {
+          wanted = messages.filter((m) => matchesTag(settings.tagFilter, m.tag));
+          for (const m of messages) if (!matchesTag(settings.tagFilter, m.tag)) processQueue.complete(m.queueOffset);
+        }
         if (wanted.length > 0) settings.dispatcher.submit(processQueue, wanted);
       } catch (err) {
         if (this.stopped) break;

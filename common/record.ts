@@ -290,6 +290,7 @@ class Reader {
     return v;
   }
   bytes(length: number): Buffer { this.need(length); const v = this.buf.subarray(this.position, this.position + length); this.position += length; return v; }
+  skip(length: number): void { this.need(length); this.position += length; }
 }
 
 function readHead(buf: Buffer, position: number): { fields: RecordIndexFields; reader: Reader } {
@@ -328,6 +329,22 @@ export interface DecodedRecordView extends DecodedRecord {
 
 /** The `properties` of every record that has none: shared, frozen (no object per record). */
 export const NO_PROPERTIES: Readonly<Record<string, string>> = Object.freeze({});
+/** The `keys` of every decoded record that has none: shared, frozen (no array per record). */
+export const NO_KEYS: readonly string[] = Object.freeze([]);
+
+/**
+ * True when buf[position, position + length) holds exactly the characters of `known`, all ASCII
+ * (so the bytes are the same in latin1 and UTF-8). Consecutive records of one answer mostly share
+ * their topic and tag: comparing a few bytes is cheaper than decoding a new string each time.
+ */
+function sameAscii(buf: Buffer, position: number, length: number, known: string): boolean {
+  if (known.length !== length) return false;
+  for (let i = 0; i < length; i++) {
+    const c = known.charCodeAt(i);
+    if (c > 0x7f || buf[position + i] !== c) return false;
+  }
+  return true;
+}
 
 function emptyRecord(): DecodedRecordView {
   return { size: 0, topic: '', queueId: 0, queueOffset: 0, physicalOffset: 0, storeTimestampMs: 0, messageId: '', keys: [], tag: '', properties: {}, body: Buffer.alloc(0), bornTimestampMs: 0, flags: 0 };
@@ -347,13 +364,22 @@ export function readRecordInto(buf: Buffer, position: number, into: DecodedRecor
   const size = check.size;
   const reader = new Reader(buf, position + RECORD_HEADER_BYTES, position + size);
   into.size = size;
-  into.topic = reader.string(reader.u8(), 'latin1');
+  // `into` still holds the previous record: its topic and tag strings are reused when the bytes match.
+  const topicLength = reader.u8();
+  if (sameAscii(buf, reader.position, topicLength, into.topic)) reader.skip(topicLength);
+  else into.topic = reader.string(topicLength, 'latin1');
   into.messageId = reader.string(reader.u8());
   const keyCount = reader.u8();
-  const keys: string[] = [];
-  for (let i = 0; i < keyCount; i++) keys.push(reader.string(reader.u16()));
-  into.keys = keys;
-  into.tag = reader.string(reader.u16());
+  if (keyCount === 0) {
+    into.keys = NO_KEYS as string[];
+  } else {
+    const keys: string[] = [];
+    for (let i = 0; i < keyCount; i++) keys.push(reader.string(reader.u16()));
+    into.keys = keys;
+  }
+  const tagLength = reader.u16();
+  if (sameAscii(buf, reader.position, tagLength, into.tag)) reader.skip(tagLength);
+  else into.tag = reader.string(tagLength);
   into.queueId = buf.readUInt32BE(position + POSITION_QUEUE_ID);
   into.queueOffset = readU64(buf, position + POSITION_QUEUE_OFFSET);
   into.physicalOffset = readU64(buf, position + POSITION_PHYSICAL_OFFSET);

@@ -1,6 +1,7 @@
 // Pull: read a queue from an offset, with count/byte caps and a tag filter; when nothing is
 // there, hold the call (long polling) until the queue grows, the hold ends or the call is
-// cancelled, then read once more. Records go out as the store returned them (no re-encoding).
+// cancelled, then read once more. Records go out as the store returned them (no re-encoding), in
+// the buffer they were read into (pull-response.ts).
 import type * as grpc from '@grpc/grpc-js';
 import { ConveyorError, ErrorCode, unreachable } from '../../common/errors.js';
 import { validateName } from '../../common/names.js';
@@ -10,6 +11,7 @@ import { parseTagExpression } from '../tag-filter.js';
 import { isReadable, validateQueueId, validateQueueOffset } from '../validate.js';
 import { isMaster, type ServiceContext } from './context.js';
 import { deadlineRemainingMs } from './deadline.js';
+import { encodePullResponseInPlace, PULL_RESPONSE_HEADROOM_BYTES } from './pull-response.js';
 
 /** Records per pull when the request leaves max_count at 0: a consumer's usual batch. */
 export const PULL_COUNT_DEFAULT = 32;
@@ -62,6 +64,7 @@ export class PullService {
     const options = {
       maxCount: clamp(request.maxCount, PULL_COUNT_DEFAULT, PULL_COUNT_MAX),
       maxBytes: clamp(request.maxBytes, PULL_BYTES_DEFAULT, PULL_BYTES_MAX),
+      headroomBytes: PULL_RESPONSE_HEADROOM_BYTES,
       ...(filter.tags !== undefined ? { tags: filter.tags } : {}),
     };
     const read = (): Promise<ReadResult> => Promise.resolve(ctx.store.read(request.topic, request.queueId, request.queueOffset, options));
@@ -80,9 +83,8 @@ export class PullService {
       ctx.metrics.messagesOut.inc({ topic: request.topic }, result.count);
       ctx.metrics.bytesOut.inc({ topic: request.topic }, result.records.length);
     }
-    return {
+    const fields = {
       status: pullStatus(result.status),
-      records: result.records,
       recordCount: result.count,
       nextQueueOffset: result.nextQueueOffset,
       minQueueOffset: result.minQueueOffset,
@@ -90,6 +92,9 @@ export class PullService {
       brokerName: ctx.identity.brokerName,
       brokerId: ctx.identity.brokerId,
     };
+    // Records found: answer with the bytes encoded in place around them (pull-response.ts).
+    const encoded = result.frame === undefined ? undefined : encodePullResponseInPlace(fields, result.frame, PULL_RESPONSE_HEADROOM_BYTES);
+    return encoded ?? { ...fields, records: result.records };
   }
 
   /** Holds until the queue grows past the requested offset, the hold ends, or the call is cancelled. */

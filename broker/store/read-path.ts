@@ -14,6 +14,13 @@ import type { ReadOptions, ReadResult } from './types.js';
 const ENTRIES_PER_CHUNK = 1_024;
 /** A coalesced read with gaps is read into a scratch buffer of at most this many bytes. */
 const SPAN_BYTES_MAX = 4 * 1024 * 1024;
+/**
+ * Commit-log reads of one answer in flight at once. A queue's records lie in runs spread over the
+ * log (one run per send batch), so an answer is several reads; from a cold page cache each waits
+ * for the disk, and overlapping them hides that wait. 4 = libuv's default thread pool, which
+ * serves the reads (more would only queue there, ahead of other file work).
+ */
+const SPAN_READS_IN_FLIGHT_MAX = 4;
 
 export interface Selected {
   physicalOffsets: number[];
@@ -118,34 +125,57 @@ export async function readQueue(commitLog: CommitLog, queue: ConsumeQueue, queue
       }
     }
   }
-  const { records, count } = await readRecords(commitLog, selected, filter);
+  const headroom = Math.max(0, options.headroomBytes ?? 0);
+  const { frame, count } = await readRecords(commitLog, selected, filter, headroom);
   const status = count > 0 ? 'found' : next > queueOffset ? 'no-matched-message' : 'no-new-message';
-  return { status, records, count, nextQueueOffset: next, ...range() };
+  if (count === 0) return { status, records: Buffer.alloc(0), count, nextQueueOffset: next, ...range() };
+  const records = frame.subarray(headroom);
+  return { status, records, count, nextQueueOffset: next, ...range(), ...(headroom > 0 ? { frame } : {}) };
 }
 
-/** Reads the selected records; drops those gone (retention) and, with a tag filter, hash collisions. */
-async function readRecords(commitLog: CommitLog, selected: Selected, filter: TagFilter | undefined): Promise<{ records: Buffer; count: number }> {
+/**
+ * Reads the selected records into one buffer after `headroom` free bytes (the frame); drops records
+ * gone (retention) and, with a tag filter, hash collisions. The frame ends with the last kept record.
+ */
+async function readRecords(commitLog: CommitLog, selected: Selected, filter: TagFilter | undefined, headroom: number): Promise<{ frame: Buffer; count: number }> {
   const { physicalOffsets, sizes } = selected;
-  if (sizes.length === 0) return { records: Buffer.alloc(0), count: 0 };
-  const out = Buffer.allocUnsafe(selected.bytes);
+  if (sizes.length === 0) return { frame: Buffer.alloc(0), count: 0 };
+  const frame = Buffer.allocUnsafe(headroom + selected.bytes);
+  const out = frame.subarray(headroom);
   const keep = new Array<boolean>(sizes.length).fill(true);
+  const spans = planSpans(physicalOffsets, sizes, commitLog.segmentBytes);
+  // Where each span's records go in `out`: after the records of the spans before it.
+  const positions = new Array<number>(spans.length);
   let position = 0;
-  for (const span of planSpans(physicalOffsets, sizes, commitLog.segmentBytes)) {
+  for (let s = 0; s < spans.length; s++) {
+    positions[s] = position;
+    for (let i = spans[s]!.first; i <= spans[s]!.last; i++) position += sizes[i]!;
+  }
+  const readSpan = async (span: Span, position: number): Promise<void> => {
     if (span.gapless) {
       const got = await commitLog.readInto(span.physicalOffset, span.length, out, position);
       if (got < span.length) for (let i = span.first; i <= span.last; i++) keep[i] = false;
-      position += span.length;
-      continue;
+      return;
     }
     const scratch = Buffer.allocUnsafe(span.length);
     const got = await commitLog.readInto(span.physicalOffset, span.length, scratch, 0);
+    let at = position;
     for (let i = span.first; i <= span.last; i++) {
       const from = physicalOffsets[i]! - span.physicalOffset;
       if (from + sizes[i]! > got) keep[i] = false;
-      else scratch.copy(out, position, from, from + sizes[i]!);
-      position += sizes[i]!;
+      else scratch.copy(out, at, from, from + sizes[i]!);
+      at += sizes[i]!;
     }
-  }
+  };
+  // Spans write disjoint parts of `out`: up to SPAN_READS_IN_FLIGHT_MAX run at once.
+  let nextSpan = 0;
+  const reader = async (): Promise<void> => {
+    while (nextSpan < spans.length) {
+      const s = nextSpan++;
+      await readSpan(spans[s]!, positions[s]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(SPAN_READS_IN_FLIGHT_MAX, spans.length) }, reader));
   let count = 0;
   let write = 0;
   let read = 0;
@@ -159,5 +189,5 @@ async function readRecords(commitLog: CommitLog, selected: Selected, filter: Tag
     }
     read += size;
   }
-  return { records: write === out.length ? out : out.subarray(0, write), count };
+  return { frame: write === out.length ? frame : frame.subarray(0, headroom + write), count };
 }

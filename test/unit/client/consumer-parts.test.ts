@@ -1,10 +1,13 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConsumeDispatcher, retryDelayMs } from '../../../client/consume-dispatcher.js';
 import { LocalOffsetStore } from '../../../client/local-offset-store.js';
 import type { Message } from '../../../client/message.js';
 import { ProcessQueue } from '../../../client/process-queue.js';
+import { inOrderFrom } from '../../../client/queue-puller.js';
 import { matchesTag, parseTagExpression } from '../../../client/tag-expression.js';
 import { ErrorCode } from '../../../common/errors.js';
 import { silentLogger } from '../../../common/logging.js';
@@ -116,8 +119,37 @@ describe('consume dispatcher', () => {
     expect(pq.committable()).toBe(0);
   });
 
+  it('keeps no reference to the messages of a task that has run', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const dispatcher = new ConsumeDispatcher({ concurrency: 1, batchSize: 2, retries: 0, retryBaseDelayMs: 1, retryMaxDelayMs: 1, log: silentLogger(), handle: async () => undefined });
+    const pq = new ProcessQueue(queue, 0, 100);
+    const submitted = (): WeakRef<Message> => {
+      const messages = [message(0), message(1)];
+      pq.received([0, 1], 2);
+      dispatcher.submit(pq, messages);
+      return new WeakRef(messages[0]!);
+    };
+    const handled = submitted();
+    await dispatcher.whenIdle();
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(pq.committable()).toBe(2);
+    expect(handled.deref()).toBeUndefined();
+  });
+
   it('doubles the retry delay up to its cap', () => {
     expect([1, 2, 3, 4, 10].map((a) => retryDelayMs(a, 1_000, 5_000))).toEqual([1_000, 2_000, 4_000, 5_000, 5_000]);
+  });
+});
+
+describe('pulled messages', () => {
+  it('are taken as they are when in order from the asked offset, and filtered and sorted otherwise', () => {
+    const inOrder = [message(5), message(6), message(8)];
+    expect(inOrderFrom(inOrder, 5)).toBe(inOrder);
+    expect(inOrderFrom([], 5)).toEqual([]);
+    expect(inOrderFrom([message(7), message(4), message(6), message(5)], 5).map((m) => m.queueOffset)).toEqual([5, 6, 7]);
+    expect(inOrderFrom([message(5), message(5)], 5).map((m) => m.queueOffset)).toEqual([5, 5]);
   });
 });
 

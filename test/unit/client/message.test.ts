@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { messagesFromRecords, prepareBatch, prepareMessage } from '../../../client/message.js';
 import { ErrorCode } from '../../../common/errors.js';
 import { BATCH_MESSAGE_COUNT_MAX, MESSAGE_BODY_BYTES_MAX, PROPERTY_COUNT_MAX } from '../../../common/limits.js';
-import { encodeRecord, measureRecord } from '../../../common/record.js';
+import { encodeRecord, measureRecord, type RecordMessage } from '../../../common/record.js';
 
 describe('outgoing messages', () => {
   it('get a generated id unless one is given, and a string body becomes UTF-8 bytes', () => {
@@ -66,5 +66,29 @@ describe('stored records', () => {
     expect(decoded[0]!.properties).toEqual({});
     expect(Object.isFrozen(decoded[0]!.properties)).toBe(true);
     expect(decoded[1]!.properties).toBe(decoded[0]!.properties);
+  });
+
+  it('decode topics and tags right when they change from record to record, and messages without keys share one frozen array', () => {
+    const placed: Array<[string, RecordMessage]> = [
+      ['ta', prepareMessage('ta', { body: '1', tag: 'x' }, 1)],
+      ['ta', prepareMessage('ta', { body: '2', tag: 'x', keys: ['k'] }, 1)],
+      ['tb', prepareMessage('tb', { body: '3', tag: 'y' }, 1)],
+      ['tb', prepareMessage('tb', { body: '4', tag: 'é' }, 1)],
+      ['tb', prepareMessage('tb', { body: '5', tag: 'é' }, 1)],
+      ['tbc', prepareMessage('tbc', { body: '6' }, 1)],
+      ['tbc', prepareMessage('tbc', { body: '7', tag: 'z' }, 1)],
+    ];
+    const sizes = placed.map(([topic, m]) => measureRecord(topic, m));
+    const buf = Buffer.alloc(sizes.reduce((a, b) => a + b, 0));
+    let position = 0;
+    placed.forEach(([topic, m], i) => {
+      position = encodeRecord(buf, position, sizes[i]!, m, { topic, queueId: 0, queueOffset: i, physicalOffset: position, storeTimestampMs: 1 });
+    });
+    const decoded = messagesFromRecords(buf, 'broker-a');
+    expect(decoded.map((m) => [m.topic, m.tag, m.body.toString()])).toEqual(placed.map(([topic, m]) => [topic, m.tag, Buffer.from(m.body).toString()]));
+    expect(decoded[1]!.keys).toEqual(['k']);
+    expect(decoded[0]!.keys).toEqual([]);
+    expect(Object.isFrozen(decoded[0]!.keys)).toBe(true);
+    expect(decoded[2]!.keys).toBe(decoded[0]!.keys);
   });
 });
