@@ -21,6 +21,8 @@ import { isMaster, type BrokerIdentity, type ServiceContext } from './services/c
 import { RequestGate, createBrokerHandlers } from './services/handlers.js';
 import { OffsetService } from './services/offsets.js';
 import { PullService } from './services/pull.js';
+import { withEncodedPullResponses } from './services/pull-response.js';
+import { withStreamCodecs } from './services/stream-codecs.js';
 import { SendService } from './services/send.js';
 import { MessageStore } from './store/index.js';
 import { TopicManager } from './topics.js';
@@ -155,7 +157,8 @@ export class Broker {
 
       const server = new grpc.Server(SERVER_OPTIONS);
       const services = { send: new SendService(ctx), pull: new PullService(ctx), offsets: new OffsetService(ctx), consumers: new ConsumerService(ctx), admin: new AdminService(ctx) };
-      server.addService(BrokerService, createBrokerHandlers(services, gate, metrics, log.child({ component: 'rpc' })));
+      // Pull answers arrive encoded (pull-response.ts): the serializer passes them through.
+      server.addService(withStreamCodecs(withEncodedPullResponses(BrokerService)), createBrokerHandlers(services, gate, metrics, log.child({ component: 'rpc' })));
       // Replication shares the broker's gRPC port (no separate HA port): slaves dial the address the master registers.
       if (started.handlers !== undefined) server.addService(ReplicationService, started.handlers);
       const port = await bindServer(server, config.host, config.port);
@@ -179,6 +182,7 @@ export class Broker {
           topics: topics.list().map((t) => ({ ...t })),
         }),
         onMasterAddress: (address) => started.masterAddressAnswered(address),
+        awaitingMasterAddress: () => started.awaitingMasterAddress(),
         onRound: (nameserver, ok) => {
           metrics.registrations.inc({ nameserver, result: ok ? 'ok' : 'failed' });
           broker?.announceIfReady();

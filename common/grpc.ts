@@ -3,6 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { conveyor } from '../proto/index.js';
 import { ConveyorError, ErrorCode, errorCodeName, unreachable } from './errors.js';
+import { raiseConnectionWindow, raiseStreamWindow } from './grpc-server-window.js';
 
 export const ERROR_METADATA_KEY = 'conveyor-error-bin';
 
@@ -52,15 +53,31 @@ export function grpcStatusFor(code: ErrorCode): grpc.status {
   }
 }
 
-/** A ConveyorError (or anything thrown) as the ServiceError a handler passes to its callback. */
-export function toServiceError(err: unknown): Partial<grpc.StatusObject> {
-  const e = err instanceof ConveyorError
+/** Anything thrown by a handler as a ConveyorError: its own, or INTERNAL around it. */
+function asConveyorError(err: unknown): ConveyorError {
+  return err instanceof ConveyorError
     ? err
     : new ConveyorError(ErrorCode.INTERNAL, `internal error: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err });
+}
+
+/** Anything thrown by a handler as the ErrorDetail the wire carries (trailer of a unary call, or a stream's error frame). */
+export function toErrorDetail(err: unknown): conveyor.IErrorDetail {
+  const e = asConveyorError(err);
+  return { code: e.code, message: e.message, fields: e.wireFields() };
+}
+
+/** A ConveyorError (or anything thrown) as the ServiceError a handler passes to its callback. */
+export function toServiceError(err: unknown): Partial<grpc.StatusObject> {
+  const e = asConveyorError(err);
   const metadata = new grpc.Metadata();
-  const detail = conveyor.ErrorDetail.encode({ code: e.code, message: e.message, fields: e.wireFields() }).finish();
+  const detail = conveyor.ErrorDetail.encode(toErrorDetail(e)).finish();
   metadata.set(ERROR_METADATA_KEY, Buffer.from(detail.buffer, detail.byteOffset, detail.byteLength));
   return { code: grpcStatusFor(e.code), details: `${e.codeName}: ${e.message}`, metadata };
+}
+
+/** The ConveyorError a client rebuilds from a server's ErrorDetail (unary trailer or stream error frame). */
+export function fromErrorDetail(detail: conveyor.IErrorDetail, target: string | undefined, cause: unknown): ConveyorError {
+  return new ConveyorError(detail.code ?? ErrorCode.INTERNAL, detail.message ?? '', { ...detail.fields, target }, { cause });
 }
 
 /** Codes a client meets without the server's detail, derived from the transport status. */
@@ -83,10 +100,7 @@ export function fromServiceError(err: unknown, target?: string): ConveyorError {
   if (err instanceof ConveyorError) return err;
   const se = err as Partial<grpc.ServiceError>;
   const raw = se.metadata?.get(ERROR_METADATA_KEY)[0];
-  if (raw instanceof Buffer) {
-    const detail = conveyor.ErrorDetail.decode(raw);
-    return new ConveyorError(detail.code, detail.message, { ...detail.fields, target }, { cause: err });
-  }
+  if (raw instanceof Buffer) return fromErrorDetail(conveyor.ErrorDetail.decode(raw), target, err);
   const status = typeof se.code === 'number' ? se.code : grpc.status.UNKNOWN;
   const code = codeForBareStatus(status);
   const where = target ? ` (${target})` : '';
@@ -163,10 +177,15 @@ export function callUnary<Req, Res>(
 
 /** Starts a grpc-js server on host:port (port 0 = ephemeral) and resolves with the bound port. */
 export function bindServer(server: grpc.Server, host: string, port: number): Promise<number> {
+  // 16 MiB receive windows instead of 64 KiB (grpc-server-window.ts).
+  raiseStreamWindow(server);
   return new Promise((resolve, reject) => {
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, boundPort) => {
       if (err) reject(new ConveyorError(ErrorCode.CONFIG_INVALID, `cannot listen on ${host}:${port}: ${err.message}`, { host, port }, { cause: err }));
-      else resolve(boundPort);
+      else {
+        raiseConnectionWindow(server);
+        resolve(boundPort);
+      }
     });
   });
 }

@@ -1,6 +1,7 @@
 // The BrokerService implementation: every RPC goes through one wrapper that refuses new work once
 // shutdown began (SHUTTING_DOWN), counts in-flight calls so shutdown can wait for them, records
-// latency and result code, and maps errors once (common/grpc.ts unaryHandler).
+// latency and result code, and maps errors once (common/grpc.ts unaryHandler). SendStream and
+// PullStream run each frame through the same runner (stream-handlers.ts).
 import type * as grpc from '@grpc/grpc-js';
 import { ConveyorError, ErrorCode, isConveyorError } from '../../common/errors.js';
 import { unaryHandler } from '../../common/grpc.js';
@@ -12,12 +13,14 @@ import type { ConsumerService } from './consumers.js';
 import type { OffsetService } from './offsets.js';
 import type { PullService } from './pull.js';
 import type { SendService } from './send.js';
+import { createStreamHandlers, type StreamHandlerOptions } from './stream-handlers.js';
 
 /** Admits calls until closed; tells when the admitted ones have finished. */
 export class RequestGate {
   private count = 0;
   private closed = false;
   private waiters: Array<() => void> = [];
+  private closeListeners: Array<() => void> = [];
 
   get inFlight(): number {
     return this.count;
@@ -39,7 +42,22 @@ export class RequestGate {
   }
 
   close(): void {
+    if (this.closed) return;
     this.closed = true;
+    for (const listener of this.closeListeners.splice(0)) listener();
+  }
+
+  /** Calls `listener` once when the gate closes (at once if it is closed); returns the unsubscribe. */
+  onClose(listener: () => void): () => void {
+    if (this.closed) {
+      listener();
+      return () => undefined;
+    }
+    this.closeListeners.push(listener);
+    return () => {
+      const at = this.closeListeners.indexOf(listener);
+      if (at >= 0) this.closeListeners.splice(at, 1);
+    };
   }
 
   /** Resolves true once no call is in flight, false if timeoutMs passed first. */
@@ -63,39 +81,51 @@ export interface BrokerServices {
   admin: AdminService;
 }
 
-export function createBrokerHandlers(services: BrokerServices, gate: RequestGate, metrics: BrokerMetrics, log: Logger): BrokerHandlers {
+/**
+ * Runs one request through the gate, the metrics and the error log: the part every Broker request
+ * shares, whether it came as a unary call or as a frame on a stream (stream-handlers.ts).
+ */
+export type RequestRunner = <T>(method: string, fn: () => Promise<T> | T) => Promise<T>;
+
+export function createRequestRunner(gate: RequestGate, metrics: BrokerMetrics, log: Logger): RequestRunner {
+  return async <T>(method: string, fn: () => Promise<T> | T): Promise<T> => {
+    const endTimer = metrics.requestSeconds.startTimer({ method });
+    try {
+      gate.enter();
+    } catch (err) {
+      metrics.requests.inc({ method, code: 'SHUTTING_DOWN' });
+      throw err;
+    }
+    try {
+      const response = await fn();
+      metrics.requests.inc({ method, code: 'OK' });
+      return response;
+    } catch (err) {
+      if (isConveyorError(err)) {
+        metrics.requests.inc({ method, code: err.codeName });
+        log.debug({ method, code: err.codeName, err: err.message }, 'request refused');
+      } else {
+        metrics.requests.inc({ method, code: 'INTERNAL' });
+        log.error({ method, err }, 'request failed unexpectedly');
+      }
+      throw err;
+    } finally {
+      endTimer();
+      gate.leave();
+    }
+  };
+}
+
+export function createBrokerHandlers(services: BrokerServices, gate: RequestGate, metrics: BrokerMetrics, log: Logger, streamOptions: StreamHandlerOptions = {}): BrokerHandlers {
+  const run = createRequestRunner(gate, metrics, log);
   function wrap<Req, Res>(method: string, fn: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res> | Res): grpc.handleUnaryCall<Req, Res> {
-    return unaryHandler<Req, Res>(async (request, call) => {
-      const endTimer = metrics.requestSeconds.startTimer({ method });
-      try {
-        gate.enter();
-      } catch (err) {
-        metrics.requests.inc({ method, code: 'SHUTTING_DOWN' });
-        throw err;
-      }
-      try {
-        const response = await fn(request, call);
-        metrics.requests.inc({ method, code: 'OK' });
-        return response;
-      } catch (err) {
-        if (isConveyorError(err)) {
-          metrics.requests.inc({ method, code: err.codeName });
-          log.debug({ method, code: err.codeName, err: err.message }, 'request refused');
-        } else {
-          metrics.requests.inc({ method, code: 'INTERNAL' });
-          log.error({ method, err }, 'request failed unexpectedly');
-        }
-        throw err;
-      } finally {
-        endTimer();
-        gate.leave();
-      }
-    });
+    return unaryHandler<Req, Res>((request, call) => run(method, () => fn(request, call)));
   }
   const { send, pull, offsets, consumers, admin } = services;
   return {
     send: wrap('send', (request, call) => send.send(request, call)),
     pull: wrap('pull', (request, call) => pull.pull(request, call)),
+    ...createStreamHandlers(services, gate, run, log, streamOptions),
     commitOffset: wrap('commitOffset', (request) => offsets.commitOffset(request)),
     queryOffset: wrap('queryOffset', (request) => offsets.queryOffset(request)),
     searchOffset: wrap('searchOffset', (request) => offsets.searchOffset(request)),

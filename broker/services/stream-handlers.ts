@@ -1,0 +1,176 @@
+// SendStream and PullStream (docs/wire.md "Streams"): many Send / Pull requests on one long-lived
+// bidi stream, each frame carrying a correlation id, answered in whatever order they finish (a
+// long poll on one queue holds up nothing else). Each frame runs the same service code as the
+// unary call (services.send.send / services.pull.pull, given a FrameCall for its deadline and
+// cancellation), through the same RequestRunner (gate, metrics, error log) and the same error
+// mapping (common/grpc.ts toErrorDetail). On shutdown new frames get SHUTTING_DOWN, frames in
+// flight finish, then the stream ends with SHUTTING_DOWN.
+import type * as grpc from '@grpc/grpc-js';
+import { ConveyorError, ErrorCode } from '../../common/errors.js';
+import { toErrorDetail, toServiceError } from '../../common/grpc.js';
+import type { Logger } from '../../common/logging.js';
+import { conveyor } from '../../proto/index.js';
+import { FrameCall, frameDeadline } from './frame-call.js';
+import type { BrokerServices, RequestGate, RequestRunner } from './handlers.js';
+import { malformedReason } from './stream-codecs.js';
+
+/**
+ * Requests of one stream being served at once. Above it the broker stops reading the stream, so
+ * HTTP/2 flow control holds the client back instead of frames piling up here. A producer has at
+ * most one send per (topic, queue) in flight and a consumer one pull per queue, far below this; it
+ * bounds a misbehaving client to the memory of this many requests.
+ */
+export const STREAM_FRAMES_IN_FLIGHT_MAX = 1_024;
+
+/** A request frame of either stream, as decoded. */
+interface RequestFrame<Req> {
+  id: number;
+  timeoutMs: number;
+  request?: Req | null;
+  cancel?: boolean;
+}
+
+interface ResponseFrame<Res> {
+  id: number;
+  response?: Res;
+  error?: conveyor.IErrorDetail;
+}
+
+interface StreamSpec<Req, Res> {
+  /** The metrics label: the same as the unary method's, since the work is the same. */
+  method: string;
+  /** The nested request, if the frame carries one of the right type. */
+  requestOf(frame: RequestFrame<unknown>): Req | undefined;
+  serve(request: Req, call: FrameCall<Req>): Promise<Res>;
+  /** Cancel frames are understood (PullStream: a held pull can be stopped). */
+  cancels: boolean;
+}
+
+interface StreamDeps {
+  gate: RequestGate;
+  run: RequestRunner;
+  log: Logger;
+  framesInFlightMax: number;
+}
+
+function invalidFrame(message: string, fields: Record<string, string | number>): ConveyorError {
+  return new ConveyorError(ErrorCode.INVALID_ARGUMENT, message, fields);
+}
+
+/** Serves one stream until the client ends it (after its last answer), cancels it, or shutdown drains it. */
+function serveStream<Req, Res>(call: grpc.ServerDuplexStream<RequestFrame<unknown>, ResponseFrame<Res>>, spec: StreamSpec<Req, Res>, deps: StreamDeps): void {
+  const inFlight = new Map<number, FrameCall<Req>>();
+  let writeBlocked = false;
+  let paused = false;
+  let inputEnded = false;
+  let closing = false;
+  let ended = false;
+
+  const updateFlow = (): void => {
+    const pause = inFlight.size >= deps.framesInFlightMax || writeBlocked;
+    if (pause === paused || ended) return;
+    paused = pause;
+    if (pause) call.pause();
+    else call.resume();
+  };
+  const write = (frame: ResponseFrame<Res>): void => {
+    if (ended || call.destroyed || call.cancelled) return;
+    if (!call.write(frame)) {
+      writeBlocked = true;
+      updateFlow();
+    }
+  };
+  const finishIfDone = (): void => {
+    if (ended || inFlight.size > 0 || !(inputEnded || closing)) return;
+    ended = true;
+    unsubscribe();
+    if (call.destroyed || call.cancelled) return;
+    if (closing) call.emit('error', toServiceError(new ConveyorError(ErrorCode.SHUTTING_DOWN, 'this broker is shutting down and takes no new requests; retry on another broker', {})));
+    else call.end();
+  };
+  const unsubscribe = deps.gate.onClose(() => {
+    closing = true;
+    finishIfDone();
+  });
+
+  call.on('drain', () => {
+    writeBlocked = false;
+    updateFlow();
+  });
+  call.on('end', () => {
+    inputEnded = true;
+    finishIfDone();
+  });
+  call.on('cancelled', () => {
+    for (const frameCall of inFlight.values()) frameCall.cancel();
+    ended = true;
+    unsubscribe();
+  });
+  // grpc-js ends the call with the error's status itself; a listener keeps a late write after a
+  // cancel (ERR_STREAM_DESTROYED) from becoming an uncaught exception.
+  call.on('error', (err: unknown) => deps.log.debug({ method: spec.method, err }, 'request stream failed'));
+  call.on('data', (frame: RequestFrame<unknown>) => {
+    const id = frame.id;
+    const reason = malformedReason(frame);
+    if (reason !== undefined) {
+      write({ id, error: toErrorDetail(invalidFrame(`malformed ${spec.method} stream frame: ${reason}`, { id })) });
+      return;
+    }
+    if (frame.cancel === true && spec.cancels) {
+      inFlight.get(id)?.cancel();
+      return;
+    }
+    const request = spec.requestOf(frame);
+    if (request === undefined) {
+      write({ id, error: toErrorDetail(invalidFrame(`${spec.method} stream frame ${id} carries no request`, { id })) });
+      return;
+    }
+    if (inFlight.has(id)) {
+      write({ id, error: toErrorDetail(invalidFrame(`${spec.method} stream frame id ${id} is already in flight on this stream`, { id })) });
+      return;
+    }
+    const frameCall = new FrameCall(request, call, frameDeadline(frame.timeoutMs, Date.now()));
+    inFlight.set(id, frameCall);
+    updateFlow();
+    deps.run(spec.method, () => spec.serve(request, frameCall))
+      .then(
+        (response) => write({ id, response }),
+        (err: unknown) => write({ id, error: toErrorDetail(err) }),
+      )
+      .finally(() => {
+        inFlight.delete(id);
+        updateFlow();
+        finishIfDone();
+      });
+  });
+}
+
+export interface StreamHandlers {
+  sendStream: grpc.handleBidiStreamingCall<conveyor.SendStreamRequest, conveyor.ISendStreamResponse>;
+  pullStream: grpc.handleBidiStreamingCall<conveyor.PullStreamRequest, conveyor.IPullStreamResponse>;
+}
+
+export interface StreamHandlerOptions {
+  /** Default STREAM_FRAMES_IN_FLIGHT_MAX; tests lower it. */
+  framesInFlightMax?: number;
+}
+
+export function createStreamHandlers(services: Pick<BrokerServices, 'send' | 'pull'>, gate: RequestGate, run: RequestRunner, log: Logger, options: StreamHandlerOptions = {}): StreamHandlers {
+  const deps: StreamDeps = { gate, run, log, framesInFlightMax: options.framesInFlightMax ?? STREAM_FRAMES_IN_FLIGHT_MAX };
+  const send: StreamSpec<conveyor.SendRequest, conveyor.ISendResponse> = {
+    method: 'send',
+    requestOf: (frame) => (frame.request instanceof conveyor.SendRequest ? frame.request : undefined),
+    serve: (request, call) => services.send.send(request, call),
+    cancels: false,
+  };
+  const pull: StreamSpec<conveyor.PullRequest, conveyor.IPullResponse> = {
+    method: 'pull',
+    requestOf: (frame) => (frame.request instanceof conveyor.PullRequest ? frame.request : undefined),
+    serve: (request, call) => services.pull.pull(request, call),
+    cancels: true,
+  };
+  return {
+    sendStream: (call) => serveStream(call, send, deps),
+    pullStream: (call) => serveStream(call, pull, deps),
+  };
+}

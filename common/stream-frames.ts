@@ -1,0 +1,83 @@
+// Hand-written framing for SendStream / PullStream (proto/broker.proto): a frame is a few header
+// fields plus the existing SendRequest / PullRequest / PullResponse as a nested message, and the
+// nested message is often already encoded (the producer's one-buffer send request, the broker's
+// in-place pull answer). Writing the header by hand puts those bytes in a frame without decoding
+// and re-encoding them. The output is plain protobuf: the generated decoders read it, and tests
+// check that against the generated encoders.
+
+/** Field 1 (`id`), varint. */
+export const FRAME_ID_TAG = (1 << 3) | 0;
+/** Field 2 (`timeout_ms`) of a request frame, varint. */
+export const FRAME_TIMEOUT_TAG = (2 << 3) | 0;
+/** Field 3 (`request`) of a request frame, length-delimited. */
+export const FRAME_REQUEST_TAG = (3 << 3) | 2;
+/** Field 2 (`response`) of a response frame, length-delimited. */
+export const FRAME_RESPONSE_TAG = (2 << 3) | 2;
+
+/** Largest frame id: ids stay exact JS integers (2^53 − 1; at a million requests a second, 285 years). */
+export const FRAME_ID_MAX = Number.MAX_SAFE_INTEGER;
+
+/** Bytes of a protobuf varint for a non-negative integer up to 2^53. */
+export function varintBytes(value: number): number {
+  let bytes = 1;
+  for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) bytes++;
+  return bytes;
+}
+
+/** Writes a varint at `position`; returns the position after it. */
+export function writeVarint(buf: Uint8Array, position: number, value: number): number {
+  let v = value;
+  let p = position;
+  while (v >= 0x80) {
+    buf[p++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  buf[p++] = v;
+  return p;
+}
+
+/** Bytes of the header in front of a nested message of `length` bytes: id, then (request frames) timeout, then the nested field's tag and length. */
+export function frameHeaderBytes(id: number, length: number, timeoutMs?: number): number {
+  const timeout = timeoutMs === undefined || timeoutMs === 0 ? 0 : 1 + varintBytes(timeoutMs);
+  return 1 + varintBytes(id) + timeout + 1 + varintBytes(length);
+}
+
+/** Writes the header that ends exactly where the nested message starts; returns the position after it. */
+export function writeFrameHeader(buf: Uint8Array, position: number, id: number, nestedTag: number, length: number, timeoutMs?: number): number {
+  let p = position;
+  buf[p++] = FRAME_ID_TAG;
+  p = writeVarint(buf, p, id);
+  if (timeoutMs !== undefined && timeoutMs !== 0) {
+    buf[p++] = FRAME_TIMEOUT_TAG;
+    p = writeVarint(buf, p, timeoutMs);
+  }
+  buf[p++] = nestedTag;
+  return writeVarint(buf, p, length);
+}
+
+/** A request frame around an encoded SendRequest / PullRequest: one buffer, one copy of `request`. */
+export function encodeRequestFrame(id: number, timeoutMs: number, request: Uint8Array): Buffer {
+  const header = frameHeaderBytes(id, request.length, timeoutMs);
+  const frame = Buffer.allocUnsafe(header + request.length);
+  const p = writeFrameHeader(frame, 0, id, FRAME_REQUEST_TAG, request.length, timeoutMs);
+  frame.set(request, p);
+  return frame;
+}
+
+/**
+ * The id of a frame that could not be decoded, when its first field is a readable id (as every
+ * frame this project writes starts); 0 otherwise. Lets the broker answer a malformed frame with an
+ * error frame its sender can match.
+ */
+export function peekFrameId(bytes: Uint8Array): number {
+  if (bytes.length < 2 || bytes[0] !== FRAME_ID_TAG) return 0;
+  let value = 0;
+  let scale = 1;
+  for (let p = 1; p < bytes.length && p <= 8; p++) {
+    const byte = bytes[p] as number;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return value <= FRAME_ID_MAX ? value : 0;
+    scale *= 0x80;
+  }
+  return 0;
+}

@@ -1,0 +1,345 @@
+// SendStream and PullStream over loopback: a real grpc-js server with the broker's own handlers
+// (createBrokerHandlers, the codecs broker.ts registers) over real services and a real store in a
+// temp directory, and the client's StreamMux on a real channel. Out-of-order answers, deadlines,
+// cancellation, a stream broken mid-flight, the shutdown gate, both bounds and malformed frames.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConsumerGroupTable } from '../../../broker/consumer-groups.js';
+import { DedupWindow } from '../../../broker/dedup-window.js';
+import { LongPollTable } from '../../../broker/long-poll.js';
+import { createBrokerMetrics } from '../../../broker/metrics.js';
+import { AdminService } from '../../../broker/services/admin.js';
+import { ConsumerService } from '../../../broker/services/consumers.js';
+import type { ServiceContext } from '../../../broker/services/context.js';
+import { RequestGate, createBrokerHandlers } from '../../../broker/services/handlers.js';
+import { OffsetService } from '../../../broker/services/offsets.js';
+import { EncodedPullResponse, withEncodedPullResponses } from '../../../broker/services/pull-response.js';
+import { PullService } from '../../../broker/services/pull.js';
+import { SendService } from '../../../broker/services/send.js';
+import { encodePullStreamResponse, freeBytesBefore, withStreamCodecs } from '../../../broker/services/stream-codecs.js';
+import { MessageStore } from '../../../broker/store/index.js';
+import { TopicManager } from '../../../broker/topics.js';
+import { isCancelled } from '../../../client/broker-connections.js';
+import { isRetryableSendError, isUnreachable } from '../../../client/retry-policy.js';
+import { PULL_STREAM_METHOD, SEND_STREAM_METHOD, StreamMux, isStreamUnsupported } from '../../../client/stream-mux.js';
+import { ConveyorError, ErrorCode, errorCodeName } from '../../../common/errors.js';
+import { CHANNEL_OPTIONS, bindServer, callUnary } from '../../../common/grpc.js';
+import { silentLogger } from '../../../common/logging.js';
+import { encodeRequestFrame } from '../../../common/stream-frames.js';
+import { decodeRecords } from '../../../common/record.js';
+import { BrokerService, conveyor } from '../../../proto/index.js';
+
+const cleanups: Array<() => Promise<unknown> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+interface Served {
+  address: string;
+  port: number;
+  gate: RequestGate;
+  longPolls: LongPollTable;
+  server: grpc.Server;
+  store: MessageStore;
+  pull: PullService;
+  /** A new server on the same port over the same services (after forceShutdown). */
+  restart(): Promise<void>;
+}
+
+async function serve(options: { framesInFlightMax?: number } = {}): Promise<Served> {
+  const dir = mkdtempSync(join(tmpdir(), 'conveyor-streams-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const store = await MessageStore.open({ dataDir: dir, segmentBytes: 1024 * 1024, backgroundTimers: false });
+  cleanups.push(() => store.close());
+  const log = silentLogger();
+  const topics = new TopicManager({ meta: store.meta, autoCreateTopics: false, defaultQueueCount: 4, onChange: () => undefined, log });
+  await topics.load();
+  await topics.upsert({ topicName: 't', readQueueCount: 4, writeQueueCount: 4, perm: 6 });
+  const dedup = new DedupWindow({ windowMs: 60_000, startedAtMs: Date.now(), newestStoredBeforeStartMs: null });
+  const longPolls = new LongPollTable();
+  const gate = new RequestGate();
+  const metrics = createBrokerMetrics(new Registry(), {
+    store: { minPhysicalOffset: () => store.minPhysicalOffset, maxPhysicalOffset: () => store.maxPhysicalOffset, flushedPhysicalOffset: () => store.flushedPhysicalOffset },
+    dedupEntries: () => dedup.size,
+    topicCount: () => topics.size,
+    longPollWaiting: () => longPolls.size,
+    inFlightRequests: () => gate.inFlight,
+    replication: { lag: () => ({ bytes: 0, ms: 0 }), connectedSlaves: () => 0, masterConnected: () => 0, waitersRejected: () => 0 },
+  });
+  const ctx: ServiceContext = {
+    identity: { clusterName: 'C', brokerName: 'broker-a', brokerId: 0, flushMode: 'async', replicationMode: 'async' },
+    store,
+    topics,
+    consumers: new ConsumerGroupTable({ expiryMs: 30_000 }),
+    dedup,
+    longPolls,
+    metrics,
+    replication: { lag: () => ({ bytes: 0, ms: 0 }), sync: undefined, configsChanged: () => undefined },
+    longPollMaxMs: 15_000,
+    clock: () => Date.now(),
+    isStopping: () => gate.isClosed,
+    log,
+  };
+  cleanups.push(store.onDispatch((topic, queueId, max) => longPolls.notify(topic, queueId, max)));
+  const services = { send: new SendService(ctx), pull: new PullService(ctx), offsets: new OffsetService(ctx), consumers: new ConsumerService(ctx), admin: new AdminService(ctx) };
+  const handlers = createBrokerHandlers(services, gate, metrics, log, options);
+  const start = async (port: number): Promise<{ server: grpc.Server; port: number }> => {
+    const server = new grpc.Server();
+    server.addService(withStreamCodecs(withEncodedPullResponses(BrokerService)), handlers);
+    return { server, port: await bindServer(server, '127.0.0.1', port) };
+  };
+  const first = await start(0);
+  const served: Served = {
+    address: `127.0.0.1:${first.port}`,
+    port: first.port,
+    gate,
+    longPolls,
+    server: first.server,
+    store,
+    pull: services.pull,
+    restart: async () => {
+      served.server = (await start(served.port)).server;
+    },
+  };
+  cleanups.push(() => served.server.forceShutdown());
+  return served;
+}
+
+function channel(address: string): grpc.Client {
+  const client = new grpc.Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  cleanups.push(() => client.close());
+  return client;
+}
+
+function mux<Req, Res>(client: grpc.Client, method: ConstructorParameters<typeof StreamMux<Req, Res>>[1], options: ConstructorParameters<typeof StreamMux<Req, Res>>[2] = {}): StreamMux<Req, Res> {
+  const m = new StreamMux(client, method, options);
+  cleanups.push(() => m.close());
+  return m;
+}
+
+function message(id: string): conveyor.IMessageInput {
+  return { messageId: id, body: Buffer.from(`body of ${id}`), bornTimestampMs: 1 };
+}
+
+function pullOf(queueId: number, queueOffset = 0, maxWaitMs = 0): conveyor.IPullRequest {
+  return { consumerGroup: 'g', topic: 't', queueId, queueOffset, maxCount: 32, maxWaitMs };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<ConveyorError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof ConveyorError) return err;
+    throw err;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('SendStream and PullStream', () => {
+  it('stores a send and pulls it back, the pull answer framed around its in-place encoding', async () => {
+    const b = await serve();
+    const client = channel(b.address);
+    const sends = mux(client, SEND_STREAM_METHOD, { target: b.address });
+    const pulls = mux(client, PULL_STREAM_METHOD, { target: b.address });
+    const sent = await sends.request({ topic: 't', queueId: 1, producerGroup: 'pg', messages: [message('m-1'), message('m-2')] }, { deadlineMs: 5_000 });
+    expect(sent.results.map((r) => [r.messageId, r.queueOffset])).toEqual([['m-1', 0], ['m-2', 1]]);
+    const pulled = await pulls.request(pullOf(1), { deadlineMs: 5_000 });
+    expect(pulled.status).toBe(conveyor.PullStatus.PULL_FOUND);
+    expect([...decodeRecords(Buffer.from(pulled.records))].map((r) => r.messageId)).toEqual(['m-1', 'm-2']);
+    // The answer the service built is framed in the room in front of it: same bytes as the generated encoder.
+    const answer = await b.pull.pull(conveyor.PullRequest.create(pullOf(1)));
+    expect(answer).toBeInstanceOf(EncodedPullResponse);
+    const encoded = answer as EncodedPullResponse;
+    expect(freeBytesBefore(encoded)).toBeGreaterThanOrEqual(17);
+    const framed = encodePullStreamResponse({ id: 5, response: encoded });
+    expect(framed.buffer).toBe(encoded.encoded.buffer);
+    expect(framed.subarray(framed.length - encoded.encoded.length).equals(encoded.encoded)).toBe(true);
+    const decoded = conveyor.PullStreamResponse.decode(framed);
+    expect(decoded.id).toBe(5);
+    expect(decoded.response).toEqual(conveyor.PullResponse.decode(encoded.encoded));
+  });
+
+  it('answers a later pull while an earlier one is held on another queue', async () => {
+    const b = await serve();
+    const client = channel(b.address);
+    const sends = mux(client, SEND_STREAM_METHOD);
+    const pulls = mux(client, PULL_STREAM_METHOD);
+    await sends.request({ topic: 't', queueId: 2, messages: [message('q2')] }, { deadlineMs: 5_000 });
+    let heldDone = false;
+    const held = pulls.request(pullOf(0, 0, 10_000), { deadlineMs: 15_000 }).finally(() => (heldDone = true));
+    await expect.poll(() => b.longPolls.size).toBe(1);
+    const quick = await pulls.request(pullOf(2), { deadlineMs: 5_000 });
+    expect(quick.recordCount).toBe(1);
+    expect(heldDone).toBe(false);
+    await sends.request({ topic: 't', queueId: 0, messages: [message('q0')] }, { deadlineMs: 5_000 });
+    const woken = await held;
+    expect([...decodeRecords(Buffer.from(woken.records))].map((r) => r.messageId)).toEqual(['q0']);
+  });
+
+  it('gives a broker error the same code, message and fields as the unary call', async () => {
+    const b = await serve();
+    const client = channel(b.address);
+    const pulls = mux(client, PULL_STREAM_METHOD, { target: b.address });
+    const request = pullOf(1, 7);
+    const viaStream = await rejection(pulls.request(request, { deadlineMs: 5_000 }));
+    const viaUnary = await rejection(callUnary(client, BrokerService.pull, request, 5_000, b.address));
+    expect(viaStream.codeName).toBe('OFFSET_OUT_OF_RANGE');
+    expect(viaStream.code).toBe(viaUnary.code);
+    expect(viaStream.message).toBe(viaUnary.message);
+    expect(viaStream.fields).toEqual(viaUnary.fields);
+    const sends = mux(client, SEND_STREAM_METHOD, { target: b.address });
+    const noTopic = { topic: 'missing', queueId: 0, messages: [message('x')] };
+    const sendStream = await rejection(sends.request(noTopic, { deadlineMs: 5_000 }));
+    const sendUnary = await rejection(callUnary(client, BrokerService.send, noTopic, 5_000, b.address));
+    expect([sendStream.codeName, sendStream.message]).toEqual([sendUnary.codeName, sendUnary.message]);
+  });
+
+  it('times a request out with TIMEOUT (unreachable, retryable) when no answer comes by its deadline', async () => {
+    // A server that reads frames and never answers: the broker's own handlers always answer in time.
+    const server = new grpc.Server();
+    server.addService({ pullStream: BrokerService.pullStream }, { pullStream: (call: grpc.ServerDuplexStream<unknown, unknown>) => call.on('data', () => undefined) });
+    const port = await bindServer(server, '127.0.0.1', 0);
+    cleanups.push(() => server.forceShutdown());
+    const pulls = mux(channel(`127.0.0.1:${port}`), PULL_STREAM_METHOD, { sweepIntervalMs: 20 });
+    const err = await rejection(pulls.request(pullOf(0), { deadlineMs: 100 }));
+    expect(err.codeName).toBe('TIMEOUT');
+    expect(isUnreachable(err.code)).toBe(true);
+    expect(pulls.pendingCount).toBe(0);
+  });
+
+  it('cancels a held pull through its AbortSignal and releases the hold at the broker', async () => {
+    const b = await serve();
+    const pulls = mux(channel(b.address), PULL_STREAM_METHOD, { target: b.address });
+    const abort = new AbortController();
+    const held = pulls.request(pullOf(3, 0, 10_000), { deadlineMs: 15_000, signal: abort.signal });
+    await expect.poll(() => b.longPolls.size).toBe(1);
+    abort.abort();
+    expect(isCancelled(await rejection(held))).toBe(true);
+    await expect.poll(() => b.longPolls.size).toBe(0);
+    await expect.poll(() => b.gate.inFlight).toBe(0);
+  });
+
+  it('fails pending requests with a retryable code when the stream breaks, and reopens on the next request', async () => {
+    const b = await serve();
+    const client = channel(b.address);
+    const pulls = mux(client, PULL_STREAM_METHOD, { target: b.address });
+    const held = pulls.request(pullOf(0, 0, 10_000), { deadlineMs: 15_000 });
+    await expect.poll(() => b.longPolls.size).toBe(1);
+    b.server.forceShutdown();
+    const err = await rejection(held);
+    expect(isUnreachable(err.code)).toBe(true);
+    expect(isRetryableSendError(err.code)).toBe(true);
+    b.longPolls.wakeAll();
+    await b.restart();
+    const sends = mux(client, SEND_STREAM_METHOD);
+    await expect.poll(async () => (await sends.request({ topic: 't', queueId: 0, messages: [message('after')] }, { deadlineMs: 2_000 }).then(() => 'ok', (e: unknown) => String(e))), { timeout: 10_000 }).toBe('ok');
+    expect((await pulls.request(pullOf(0), { deadlineMs: 5_000 })).recordCount).toBe(1);
+  });
+
+  it('on shutdown refuses new frames with SHUTTING_DOWN, finishes the one in flight, then ends the stream', async () => {
+    const b = await serve();
+    const pulls = mux(channel(b.address), PULL_STREAM_METHOD, { target: b.address });
+    const held = pulls.request(pullOf(0, 0, 10_000), { deadlineMs: 15_000 });
+    await expect.poll(() => b.longPolls.size).toBe(1);
+    b.gate.close();
+    const refused = await rejection(pulls.request(pullOf(1), { deadlineMs: 5_000 }));
+    expect(refused.codeName).toBe('SHUTTING_DOWN');
+    expect(pulls.pendingCount).toBe(1);
+    b.longPolls.wakeAll();
+    expect((await held).status).toBe(conveyor.PullStatus.PULL_NO_NEW_MESSAGE);
+    await expect.poll(() => b.gate.inFlight).toBe(0);
+    // The stream has ended; a new one is refused the same way.
+    expect((await rejection(pulls.request(pullOf(1), { deadlineMs: 5_000 }))).codeName).toBe('SHUTTING_DOWN');
+  });
+
+  it('stops reading a stream with too many frames in flight and goes on as they finish', async () => {
+    const b = await serve({ framesInFlightMax: 2 });
+    let heldMax = 0;
+    const add = b.longPolls.add.bind(b.longPolls);
+    b.longPolls.add = (waiter) => {
+      const handle = add(waiter);
+      heldMax = Math.max(heldMax, b.longPolls.size);
+      return handle;
+    };
+    const client = channel(b.address);
+    const sends = mux(client, SEND_STREAM_METHOD);
+    await sends.request({ topic: 't', queueId: 3, messages: [message('ready')] }, { deadlineMs: 5_000 });
+    const pulls = mux(client, PULL_STREAM_METHOD);
+    const order: string[] = [];
+    const held = [0, 1, 2].map(async (queueId) => {
+      const answer = await pulls.request(pullOf(queueId, 0, 10_000), { deadlineMs: 15_000 });
+      order.push(`held ${queueId}`);
+      return answer;
+    });
+    // Behind the held pulls this one is read only once two of them have finished.
+    const quick = pulls.request(pullOf(3), { deadlineMs: 15_000 }).then((answer) => {
+      order.push('quick');
+      return answer;
+    });
+    await expect.poll(() => b.longPolls.size).toBe(2);
+    await sends.request({ topic: 't', queueId: 0, messages: [message('wake-0')] }, { deadlineMs: 5_000 });
+    await sends.request({ topic: 't', queueId: 1, messages: [message('wake-1')] }, { deadlineMs: 5_000 });
+    expect((await quick).recordCount).toBe(1);
+    expect(order.slice(0, 2).sort()).toEqual(['held 0', 'held 1']);
+    expect(order[2]).toBe('quick');
+    await expect.poll(() => b.longPolls.size).toBe(1);
+    b.longPolls.wakeAll();
+    await Promise.all(held);
+    expect(heldMax).toBe(2);
+  });
+
+  it('fails a request at once above the pending bound', async () => {
+    const b = await serve();
+    const pulls = mux(channel(b.address), PULL_STREAM_METHOD, { pendingMax: 2 });
+    const held = [0, 1].map((queueId) => pulls.request(pullOf(queueId, 0, 10_000), { deadlineMs: 15_000 }));
+    const err = await rejection(pulls.request(pullOf(2), { deadlineMs: 5_000 }));
+    expect(err.codeName).toBe('SERVICE_UNAVAILABLE');
+    expect(err.fields.pendingMax).toBe(2);
+    await expect.poll(() => b.longPolls.size).toBe(2);
+    b.longPolls.wakeAll();
+    await Promise.all(held);
+  });
+
+  it('answers a malformed frame with an error frame and keeps serving the stream', async () => {
+    const b = await serve();
+    const client = channel(b.address);
+    const stream = client.makeBidiStreamRequest<Buffer, conveyor.SendStreamResponse>(BrokerService.sendStream.path, (frame) => frame, (bytes) => conveyor.SendStreamResponse.decode(bytes));
+    cleanups.push(() => stream.cancel());
+    stream.on('error', () => undefined);
+    const answers: conveyor.SendStreamResponse[] = [];
+    stream.on('data', (answer: conveyor.SendStreamResponse) => answers.push(answer));
+    stream.write(Buffer.from([0x08, 0x07, 0x1a, 0x7f, 0x01])); // id 7, then a request field longer than the frame
+    stream.write(encodeRequestFrame(8, 5_000, Buffer.alloc(0))); // an empty SendRequest: no topic
+    stream.write(Buffer.from(conveyor.SendStreamRequest.encode({ id: 9, timeoutMs: 5_000 }).finish())); // no request at all
+    const good = conveyor.SendRequest.encode({ topic: 't', queueId: 0, messages: [message('ok')] }).finish();
+    stream.write(encodeRequestFrame(10, 5_000, good));
+    await expect.poll(() => answers.length).toBe(4);
+    const byId = new Map(answers.map((a) => [a.id, a]));
+    expect(errorCodeName(byId.get(7)?.error?.code ?? ErrorCode.OK)).toBe('INVALID_ARGUMENT');
+    expect(byId.get(7)?.error?.message).toMatch(/malformed send stream frame/);
+    expect(errorCodeName(byId.get(8)?.error?.code ?? ErrorCode.OK)).toBe('INVALID_NAME');
+    expect(byId.get(9)?.error?.message).toMatch(/carries no request/);
+    expect(byId.get(10)?.response?.results?.[0]?.messageId).toBe('ok');
+  });
+
+  it('reports a broker without the stream method and sends through the fallback', async () => {
+    const server = new grpc.Server();
+    server.addService({ send: BrokerService.send }, { send: (_call: grpc.ServerUnaryCall<unknown, unknown>, done: grpc.sendUnaryData<conveyor.ISendResponse>) => done(null, { results: [{ messageId: 'old' }] }) });
+    const port = await bindServer(server, '127.0.0.1', 0);
+    cleanups.push(() => server.forceShutdown());
+    const client = channel(`127.0.0.1:${port}`);
+    const plain = mux(client, SEND_STREAM_METHOD);
+    expect(isStreamUnsupported(await rejection(plain.request({ topic: 't' }, { deadlineMs: 5_000 })))).toBe(true);
+    expect(plain.unsupported).toBe(true);
+    const fallback = (request: conveyor.ISendRequest, options: { deadlineMs: number }): Promise<conveyor.SendResponse> => callUnary(client, BrokerService.send, request, options.deadlineMs);
+    const withFallback = mux(client, SEND_STREAM_METHOD, { fallback });
+    const first = await withFallback.request({ topic: 't' }, { deadlineMs: 5_000 });
+    expect(first.results[0]?.messageId).toBe('old');
+    expect(withFallback.unsupported).toBe(true);
+    expect((await withFallback.request({ topic: 't' }, { deadlineMs: 5_000 })).results[0]?.messageId).toBe('old');
+  });
+});
