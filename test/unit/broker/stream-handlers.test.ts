@@ -23,7 +23,7 @@ import { SendService } from '../../../broker/services/send.js';
 import { encodePullStreamResponse, freeBytesBefore, withStreamCodecs } from '../../../broker/services/stream-codecs.js';
 import { MessageStore } from '../../../broker/store/index.js';
 import { TopicManager } from '../../../broker/topics.js';
-import { isCancelled } from '../../../client/broker-connections.js';
+import { BrokerConnections, isCancelled } from '../../../client/broker-connections.js';
 import { isRetryableSendError, isUnreachable } from '../../../client/retry-policy.js';
 import { PULL_STREAM_METHOD, SEND_STREAM_METHOD, StreamMux, isStreamUnsupported } from '../../../client/stream-mux.js';
 import { ConveyorError, ErrorCode, errorCodeName } from '../../../common/errors.js';
@@ -50,7 +50,7 @@ interface Served {
   restart(): Promise<void>;
 }
 
-async function serve(options: { framesInFlightMax?: number } = {}): Promise<Served> {
+async function serve(options: { framesInFlightMax?: number; onHandler?: (method: string) => void } = {}): Promise<Served> {
   const dir = mkdtempSync(join(tmpdir(), 'conveyor-streams-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const store = await MessageStore.open({ dataDir: dir, segmentBytes: 1024 * 1024, backgroundTimers: false });
@@ -86,7 +86,14 @@ async function serve(options: { framesInFlightMax?: number } = {}): Promise<Serv
   };
   cleanups.push(store.onDispatch((topic, queueId, max) => longPolls.notify(topic, queueId, max)));
   const services = { send: new SendService(ctx), pull: new PullService(ctx), offsets: new OffsetService(ctx), consumers: new ConsumerService(ctx), admin: new AdminService(ctx) };
-  const handlers = createBrokerHandlers(services, gate, metrics, log, options);
+  const real = createBrokerHandlers(services, gate, metrics, log, options);
+  // Each handler as registered, telling onHandler which one ran (unary Send or SendStream, …).
+  const handlers = Object.fromEntries(
+    Object.entries(real).map(([name, fn]) => [name, (...args: unknown[]) => {
+      options.onHandler?.(name);
+      return (fn as (...a: unknown[]) => unknown)(...args);
+    }]),
+  ) as unknown as typeof real;
   const start = async (port: number): Promise<{ server: grpc.Server; port: number }> => {
     const server = new grpc.Server();
     server.addService(withStreamCodecs(withEncodedPullResponses(BrokerService)), handlers);
@@ -341,5 +348,24 @@ describe('SendStream and PullStream', () => {
     expect(first.results[0]?.messageId).toBe('old');
     expect(withFallback.unsupported).toBe(true);
     expect((await withFallback.request({ topic: 't' }, { deadlineMs: 5_000 })).results[0]?.messageId).toBe('old');
+  });
+});
+
+describe('BrokerConnections transport', () => {
+  it('carries sends and pulls over SendStream / PullStream by default, and as unary calls with transport unary', async () => {
+    const seen: string[] = [];
+    const served = await serve({ onHandler: (method) => seen.push(method) });
+    for (const transport of ['stream', 'unary'] as const) {
+      seen.length = 0;
+      const connections = new BrokerConnections(60_000, undefined, undefined, transport);
+      cleanups.push(() => connections.close());
+      const sent = await connections.call(served.address, BrokerService.send, { topic: 't', queueId: 1, producerGroup: 'p', messages: [message(`m-${transport}-1`)] }, { deadlineMs: 5_000 });
+      expect(sent.results[0]?.status ?? sent.stored?.status).toBe(conveyor.ErrorCode.OK);
+      const pulled = await connections.call(served.address, BrokerService.pull, pullOf(1), { deadlineMs: 5_000 });
+      expect(pulled.recordCount).toBeGreaterThanOrEqual(1);
+      expect([...decodeRecords(Buffer.from(pulled.records))][0]?.messageId).toBe('m-stream-1');
+      await connections.call(served.address, BrokerService.getBrokerStatus, {}, { deadlineMs: 5_000 });
+      expect(seen).toEqual(transport === 'stream' ? ['sendStream', 'pullStream', 'getBrokerStatus'] : ['send', 'pull', 'getBrokerStatus']);
+    }
   });
 });
