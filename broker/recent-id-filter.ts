@@ -10,18 +10,24 @@
 // point leaves its window. No false negatives for ids added after `completeSinceMs`.
 import { assert } from '../common/errors.js';
 
-/** Ids per slice. With 16 bits and 8 hashes per id a full slice answers "maybe" for ~0.06 % of absent ids. */
-export const FILTER_SLICE_IDS_MAX = 131_072;
-/** Bits per id of slice capacity: 16 → 2 Mi bits = 256 KiB per slice. */
+/**
+ * Ids per slice. With 16 bits and 8 hashes per id a full slice answers "maybe" for ~0.06 % of
+ * absent ids. Large slices keep queries cheap: a query probes every live slice (a cache miss or
+ * two each), so fewer, bigger slices cost less per message at high rates.
+ */
+export const FILTER_SLICE_IDS_MAX = 1_048_576;
+/** Bits per id of slice capacity: 16 → 16 Mi bits = 2 MiB per slice. */
 export const FILTER_BITS_PER_ID = 16;
 /** Bit probes per id (double hashing of one 64-bit FNV-1a pair). */
 export const FILTER_HASHES = 8;
 /**
- * Most slices kept: 64 × 256 KiB = 16 MiB, 8.4 M ids, i.e. a 120 s window stays complete up to
- * ~70,000 evicted ids/s. A query tests every live slice, so the false-positive rate adds up:
- * ≤ 64 × 0.06 % ≈ 4 % with every slice full, ~1 % at 20,000 msgs/s over 120 s.
+ * Most slices kept: 16 × 2 MiB = 32 MiB, 16.8 M ids, i.e. a 120 s window stays complete up to
+ * ~140,000 evicted ids/s (it was 64 × 256 KiB = 8.4 M ids, ~70,000/s: a producer at 84k msgs/s
+ * would have overflowed it after ~100 s and sent every id to the store index). A query tests
+ * every live slice, so the false-positive rate adds up: ≤ 16 × 0.06 % ≈ 1 % with every slice
+ * full; slices are allocated only as evictions need them (none below ~1,667 msgs/s).
  */
-export const FILTER_SLICES_MAX = 64;
+export const FILTER_SLICES_MAX = 16;
 
 export interface RecentIdFilterOptions {
   /** Ids per slice, a power of two (default FILTER_SLICE_IDS_MAX; smaller only in tests). */
