@@ -230,11 +230,29 @@ function throughputCase(id: string, title: string, target: CaseTarget, s: BenchS
   });
 }
 
-/** Drops the page cache of every file under `dir` (fadvise DONTNEED through `dd iflag=nocache`). */
+/**
+ * Drops the page cache of every file under `dir` (fadvise DONTNEED through `dd iflag=nocache`).
+ * The brokers keep running, so a file may vanish between the listing and its turn (LevelDB
+ * rotates its logs and compacts tables): such a file is skipped.
+ */
 function evictPageCache(dir: string): void {
-  const files = (readdirSync(dir, { recursive: true }) as string[]).map((f) => join(dir, f)).filter((f) => statSync(f).isFile());
-  execFileSync('sync', files.slice(0, 1_000));
-  for (const file of files) execFileSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
+  const files = (readdirSync(dir, { recursive: true }) as string[]).map((f) => join(dir, f)).filter((f) => existsAsFile(f));
+  execFileSync('sync');
+  for (const file of files) {
+    try {
+      execFileSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (err) {
+      if (existsAsFile(file)) throw err;
+    }
+  }
+}
+
+function existsAsFile(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
 }
 
 const CLOCK_TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
