@@ -83,18 +83,6 @@ function toRecordMessage(message: OutgoingMessage, nowMs: number): RecordMessage
   };
 }
 
-export function toWireMessage(message: PreparedMessage): conveyor.IMessageInput {
-  return {
-    messageId: message.messageId,
-    keys: message.keys,
-    tag: message.tag,
-    properties: message.properties,
-    body: message.body,
-    bornTimestampMs: message.bornTimestampMs,
-    flags: message.flags,
-  };
-}
-
 /**
  * Decodes the concatenated stored records of a pull or query answer, building each Message in
  * one object (no intermediate record). Each `body` is a view into `records`, not a copy: the
