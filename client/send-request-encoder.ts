@@ -3,6 +3,7 @@
 // buffer sized up front. protobufjs's writer builds a list of operations per field and joins them
 // at the end; for a batch of 128 messages that is over a thousand objects per RPC, which showed as
 // the producer's encode and GC time (docs/performance.md, send path). Pure.
+import { varintBytes, writeVarint } from '../common/varint.js';
 import type { PreparedMessage } from './message.js';
 
 /** What the producer sends: the wire SendRequest with prepared messages. */
@@ -29,25 +30,6 @@ const PROPERTY_VALUE = 0x12;
 const MESSAGE_BODY = 0x2a;
 const MESSAGE_BORN_TIMESTAMP = 0x30;
 const MESSAGE_FLAGS = 0x38;
-
-/** Bytes of the varint of a non-negative integer below 2^53. */
-function varintBytes(value: number): number {
-  let bytes = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 0x80);
-    bytes++;
-  }
-  return bytes;
-}
-
-function writeVarint(buf: Buffer, position: number, value: number): number {
-  while (value >= 0x80) {
-    buf[position++] = (value % 0x80) | 0x80;
-    value = Math.floor(value / 0x80);
-  }
-  buf[position++] = value;
-  return position;
-}
 
 /** UTF-8 length of a string, as Buffer.byteLength (lone surrogates count 3, as they encode to U+FFFD). */
 function utf8Length(value: string): number {

@@ -5,6 +5,8 @@
 // and re-encoding them. The output is plain protobuf: the generated decoders read it, and tests
 // check that against the generated encoders.
 
+import { varintBytes, writeVarint } from './varint.js';
+
 /** Field 1 (`id`), varint. */
 export const FRAME_ID_TAG = (1 << 3) | 0;
 /** Field 2 (`timeout_ms`) of a request frame, varint. */
@@ -16,25 +18,6 @@ export const FRAME_RESPONSE_TAG = (2 << 3) | 2;
 
 /** Largest frame id: ids stay exact JS integers (2^53 − 1; at a million requests a second, 285 years). */
 export const FRAME_ID_MAX = Number.MAX_SAFE_INTEGER;
-
-/** Bytes of a protobuf varint for a non-negative integer up to 2^53. */
-export function varintBytes(value: number): number {
-  let bytes = 1;
-  for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) bytes++;
-  return bytes;
-}
-
-/** Writes a varint at `position`; returns the position after it. */
-export function writeVarint(buf: Uint8Array, position: number, value: number): number {
-  let v = value;
-  let p = position;
-  while (v >= 0x80) {
-    buf[p++] = (v % 0x80) | 0x80;
-    v = Math.floor(v / 0x80);
-  }
-  buf[p++] = v;
-  return p;
-}
 
 /** Bytes of the header in front of a nested message of `length` bytes: id, then (request frames) timeout, then the nested field's tag and length. */
 export function frameHeaderBytes(id: number, length: number, timeoutMs?: number): number {

@@ -5,6 +5,7 @@
 // of the answer's size is allocated. The wire is unchanged: protobuf fields may come in any order,
 // so `records` (field 2) simply comes last.
 import { assert } from '../../common/errors.js';
+import { varintBytes, writeVarint } from '../../common/varint.js';
 import { conveyor } from '../../proto/index.js';
 
 /**
@@ -43,24 +44,6 @@ export interface PullResponseFields {
   maxQueueOffset: number;
   brokerName: string;
   brokerId: number;
-}
-
-/** Bytes of a protobuf varint for a non-negative integer below 2^53. */
-function varintBytes(value: number): number {
-  let bytes = 1;
-  for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) bytes++;
-  return bytes;
-}
-
-function writeVarint(buf: Buffer, position: number, value: number): number {
-  let v = value;
-  let p = position;
-  while (v >= 0x80) {
-    buf[p++] = (v % 0x80) | 0x80;
-    v = Math.floor(v / 0x80);
-  }
-  buf[p++] = v;
-  return p;
 }
 
 /**
