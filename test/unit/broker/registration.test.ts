@@ -34,6 +34,21 @@ function registration(nameservers: string[], topics: () => conveyor.ITopicConfig
   return r;
 }
 
+/** A slave of broker-a (id 1) that hears the master addresses its nameservers name. */
+function slaveRegistration(nameservers: string[], answers: string[], awaitingMasterAddress?: () => boolean): Registration {
+  const r = new Registration({
+    nameservers,
+    intervalMs: 60_000,
+    clock: Date.now,
+    log: silentLogger(),
+    describe: () => ({ clusterName: 'C', brokerName: 'broker-a', brokerId: 1, brokerAddress: '127.0.0.1:11', httpAddress: '127.0.0.1:12', haAddress: '', topics: [] }),
+    onMasterAddress: (address) => answers.push(address),
+    ...(awaitingMasterAddress === undefined ? {} : { awaitingMasterAddress }),
+  });
+  cleanups.push(() => r.stop({ unregister: false }));
+  return r;
+}
+
 describe('registration with nameservers', () => {
   it('registers with every nameserver and is ready after the first round', async () => {
     const a = await nameserver();
@@ -87,15 +102,7 @@ describe('registration with nameservers', () => {
   it('tells a slave the master its nameserver names: the replication address, not reported while no master is registered', async () => {
     const a = await nameserver();
     const answers: string[] = [];
-    const slave = new Registration({
-      nameservers: [a.address],
-      intervalMs: 60_000,
-      clock: Date.now,
-      log: silentLogger(),
-      describe: () => ({ clusterName: 'C', brokerName: 'broker-a', brokerId: 1, brokerAddress: '127.0.0.1:11', httpAddress: '127.0.0.1:12', haAddress: '', topics: [] }),
-      onMasterAddress: (address) => answers.push(address),
-    });
-    cleanups.push(() => slave.stop({ unregister: false }));
+    const slave = slaveRegistration([a.address], answers);
     await slave.start();
     expect(answers).toEqual([]);
     const master = new Registration({
@@ -114,16 +121,7 @@ describe('registration with nameservers', () => {
   it('asks again at the retry interval, not the heartbeat interval, while a slave awaits its master', async () => {
     const a = await nameserver();
     const answers: string[] = [];
-    const slave = new Registration({
-      nameservers: [a.address],
-      intervalMs: 60_000,
-      clock: Date.now,
-      log: silentLogger(),
-      describe: () => ({ clusterName: 'C', brokerName: 'broker-a', brokerId: 1, brokerAddress: '127.0.0.1:11', httpAddress: '127.0.0.1:12', haAddress: '', topics: [] }),
-      onMasterAddress: (address) => answers.push(address),
-      awaitingMasterAddress: () => answers.length === 0,
-    });
-    cleanups.push(() => slave.stop({ unregister: false }));
+    const slave = slaveRegistration([a.address], answers, () => answers.length === 0);
     await slave.start();
     expect(answers).toEqual([]);
     // The master registers after the slave's first round; the slave's next round (1 s, not 60 s) learns it.

@@ -9,6 +9,7 @@ import { ReplicationService } from '../../../proto/index.js';
 import { bindServer, SERVER_OPTIONS } from '../../../common/grpc.js';
 import type { Logger } from '../../../common/logging.js';
 import { MessageStore, type AppendResult, type StoreOptions } from '../../../broker/store/index.js';
+import type { SlaveStore } from '../../../broker/ha/index.js';
 import {
   createReplicationMaster,
   startReplicationSlave,
@@ -143,4 +144,23 @@ export async function waitCaughtUp(slaveStore: MessageStore, masterStore: Messag
 
 export function findLog(records: readonly LogRecord[], msg: string, fields: Record<string, unknown> = {}): LogRecord | undefined {
   return records.find((r) => r.msg === msg && Object.entries(fields).every(([k, v]) => r[k] === v));
+}
+
+/** `store` as the slave's store, with `append` in place of its appendCommitLogBytes (to hold or count appends). */
+export function slaveStoreWithAppend(store: MessageStore, append: SlaveStore['appendCommitLogBytes']): SlaveStore {
+  return {
+    get maxPhysicalOffset() {
+      return store.maxPhysicalOffset;
+    },
+    get flushedPhysicalOffset() {
+      return store.flushedPhysicalOffset;
+    },
+    get receivedPhysicalOffset() {
+      return store.receivedPhysicalOffset;
+    },
+    appendCommitLogBytes: append,
+    flushCommitLog: () => store.flushCommitLog(),
+    onFlushed: (listener) => store.onFlushed(listener),
+    meta: store.meta,
+  };
 }

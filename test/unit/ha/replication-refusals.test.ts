@@ -1,7 +1,6 @@
 // What master and slave say when replication cannot go on: mismatched settings, bytes gone to
 // retention, a slave ahead of its master.
 import { describe, expect, it, vi } from 'vitest';
-import type { SlaveStore } from '../../../broker/ha/index.js';
 import {
   appendMessages,
   capturingLogger,
@@ -11,6 +10,7 @@ import {
   readAll,
   SEGMENT_BYTES,
   startMaster,
+  slaveStoreWithAppend,
   startSlave,
   waitCaughtUp,
 } from './replication-fixture.js';
@@ -125,25 +125,11 @@ describe('replication refusals while streaming', () => {
       release = resolve;
     });
     let appends = 0;
-    const slowSlave: SlaveStore = {
-      get maxPhysicalOffset() {
-        return slaveStore.maxPhysicalOffset;
-      },
-      get flushedPhysicalOffset() {
-        return slaveStore.flushedPhysicalOffset;
-      },
-      get receivedPhysicalOffset() {
-        return slaveStore.receivedPhysicalOffset;
-      },
-      appendCommitLogBytes: async (physicalOffset, bytes) => {
+    const slowSlave = slaveStoreWithAppend(slaveStore, async (physicalOffset, bytes) => {
         appends += 1;
         await held;
         await slaveStore.appendCommitLogBytes(physicalOffset, bytes);
-      },
-      flushCommitLog: () => slaveStore.flushCommitLog(),
-      onFlushed: (listener) => slaveStore.onFlushed(listener),
-      meta: slaveStore.meta,
-    };
+    });
     const { address } = await startMaster(masterStore, master.log, 0, { chunkBytesMax: 4_096 });
     // One append at a time: the held append keeps the rest of the log on the master.
     const slave = startSlave(slowSlave, address, slaveSide.log, { appendBytesInFlightMax: 0 });

@@ -1,6 +1,5 @@
 // Master → slave streaming with two real stores and a real gRPC server on loopback.
 import { describe, expect, it, vi } from 'vitest';
-import type { SlaveStore } from '../../../broker/ha/index.js';
 import {
   appendMessages,
   capturingLogger,
@@ -9,6 +8,7 @@ import {
   openStore,
   readAll,
   startMaster,
+  slaveStoreWithAppend,
   startSlave,
   waitCaughtUp,
 } from './replication-fixture.js';
@@ -149,17 +149,7 @@ describe('replication stream', () => {
     const held = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const store: SlaveStore = {
-      get maxPhysicalOffset() {
-        return slaveStore.maxPhysicalOffset;
-      },
-      get flushedPhysicalOffset() {
-        return slaveStore.flushedPhysicalOffset;
-      },
-      get receivedPhysicalOffset() {
-        return slaveStore.receivedPhysicalOffset;
-      },
-      appendCommitLogBytes: (physicalOffset, bytes) => {
+    const store = slaveStoreWithAppend(slaveStore, (physicalOffset, bytes) => {
         started += 1;
         running += 1;
         maxConcurrent = Math.max(maxConcurrent, running);
@@ -170,11 +160,7 @@ describe('replication stream', () => {
           if (first) await held;
           running -= 1;
         });
-      },
-      flushCommitLog: () => slaveStore.flushCommitLog(),
-      onFlushed: (listener) => slaveStore.onFlushed(listener),
-      meta: slaveStore.meta,
-    };
+    });
     const { address } = await startMaster(masterStore, log, 0, { chunkBytesMax: 4_096 });
     startSlave(store, address, log);
     await vi.waitFor(() => expect(started).toBeGreaterThan(3));
