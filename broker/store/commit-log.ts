@@ -87,6 +87,30 @@ export class CommitLog {
 
   /** Writes chunks in order; consecutive chunks of one segment go out in one writev. */
   async writeChunks(chunks: readonly WriteChunk[]): Promise<void> {
+    for (const run of this.segmentRuns(chunks)) {
+      const segment = await this.segmentForWrite(run.base);
+      await segment.write(run.buffers, run.filePosition);
+    }
+  }
+
+  /**
+   * writeChunks done synchronously (Segment.writeNow), when every segment it writes to is open
+   * already; false (nothing written) when one would have to be created, which takes the async path.
+   */
+  writeChunksNow(chunks: readonly WriteChunk[]): boolean {
+    const runs = this.segmentRuns(chunks);
+    const last = this.segments[this.segments.length - 1];
+    if (runs.some((run) => run.base !== last?.baseOffset && this.segmentAt(run.base) === undefined)) return false;
+    for (const run of runs) {
+      const segment = run.base === last?.baseOffset ? last : this.segmentAt(run.base)!;
+      segment.writeNow(run.buffers, run.filePosition);
+    }
+    return true;
+  }
+
+  /** Chunks grouped into runs of consecutive bytes within one segment (one writev each). */
+  private segmentRuns(chunks: readonly WriteChunk[]): Array<{ base: number; filePosition: number; buffers: Buffer[] }> {
+    const runs: Array<{ base: number; filePosition: number; buffers: Buffer[] }> = [];
     let i = 0;
     while (i < chunks.length) {
       const first = chunks[i]!;
@@ -99,9 +123,9 @@ export class CommitLog {
         end += chunks[i]!.bytes.length;
         i++;
       }
-      const segment = await this.segmentForWrite(base);
-      await segment.write(buffers, filePositionInSegment(first.physicalOffset, this.segmentBytes));
+      runs.push({ base, filePosition: filePositionInSegment(first.physicalOffset, this.segmentBytes), buffers });
     }
+    return runs;
   }
 
   /**
