@@ -85,10 +85,22 @@ export class SyncWaiters<R> {
     return settled;
   }
 
-  /** The earliest deadline of an unsettled waiter, if any. */
+  /**
+   * The earliest deadline of an unsettled waiter, if any. Waiters settled by offset (the usual end)
+   * are dropped from the front of the deadline order here, so that the next call does not step
+   * over them again: asked once per sync send, this stays O(1) amortized instead of walking up to
+   * 2 × max(live, 64) settled entries each time.
+   */
   nextDeadlineMs(): number | undefined {
-    for (const waiter of this.byDeadline) if (!waiter.settled) return waiter.deadlineMs;
-    return undefined;
+    let settled = 0;
+    while (settled < this.byDeadline.length && this.byDeadline[settled]!.settled) settled += 1;
+    if (settled > 0) this.byDeadline.splice(0, settled);
+    return this.byDeadline[0]?.deadlineMs;
+  }
+
+  /** Entries held in the deadline order, settled ones included (tests bound the leftovers). */
+  get deadlineEntries(): number {
+    return this.byDeadline.length;
   }
 
   private settle(waiters: ReadonlyArray<Waiter<R>>, result: R): number {

@@ -88,29 +88,30 @@ export interface BrokerServices {
 export type RequestRunner = <T>(method: string, fn: () => Promise<T> | T) => Promise<T>;
 
 export function createRequestRunner(gate: RequestGate, metrics: BrokerMetrics, log: Logger): RequestRunner {
+  const { requests } = metrics;
   return async <T>(method: string, fn: () => Promise<T> | T): Promise<T> => {
-    const endTimer = metrics.requestSeconds.startTimer({ method });
+    const startedMs = performance.now();
     try {
       gate.enter();
     } catch (err) {
-      metrics.requests.inc({ method, code: 'SHUTTING_DOWN' });
+      requests.count(method, 'SHUTTING_DOWN');
       throw err;
     }
     try {
       const response = await fn();
-      metrics.requests.inc({ method, code: 'OK' });
+      requests.count(method, 'OK');
       return response;
     } catch (err) {
       if (isConveyorError(err)) {
-        metrics.requests.inc({ method, code: err.codeName });
+        requests.count(method, err.codeName);
         log.debug({ method, code: err.codeName, err: err.message }, 'request refused');
       } else {
-        metrics.requests.inc({ method, code: 'INTERNAL' });
+        requests.count(method, 'INTERNAL');
         log.error({ method, err }, 'request failed unexpectedly');
       }
       throw err;
     } finally {
-      endTimer();
+      requests.observeMs(method, performance.now() - startedMs);
       gate.leave();
     }
   };

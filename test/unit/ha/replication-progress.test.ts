@@ -254,6 +254,25 @@ describe('sync waiter table', () => {
     expect(waiters.nextDeadlineMs()).toBeUndefined();
   });
 
+  it('drops waiters settled by offset from the deadline order when asked for the next deadline', async () => {
+    const waiters = new SyncWaiters<string>(1_000);
+    // The e2e pattern: each sync send waits, then its slave report settles it by offset.
+    for (let i = 1; i <= 100; i += 1) {
+      void waiters.add(i, 1_000 + i);
+      expect(waiters.nextDeadlineMs()).toBe(1_000 + i);
+      waiters.settleUpTo(i, 'ok');
+    }
+    // Without the drop, up to 2 × max(live, 64) = 128 settled entries stay in front and every
+    // nextDeadlineMs() steps over them.
+    expect(waiters.nextDeadlineMs()).toBeUndefined();
+    expect(waiters.deadlineEntries).toBe(0);
+    const pending = track(waiters.add(500, 2_000));
+    expect(waiters.nextDeadlineMs()).toBe(2_000);
+    expect(waiters.expire(2_000, 'timeout')).toBe(1);
+    await flush();
+    expect(pending.value).toBe('timeout');
+  });
+
   it('never settles a waiter twice', async () => {
     const waiters = new SyncWaiters<string>(10);
     const results: string[] = [];
