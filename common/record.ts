@@ -350,54 +350,85 @@ function emptyRecord(): DecodedRecordView {
   return { size: 0, topic: '', queueId: 0, queueOffset: 0, physicalOffset: 0, storeTimestampMs: 0, messageId: '', keys: [], tag: '', properties: {}, body: Buffer.alloc(0), bornTimestampMs: 0, flags: 0 };
 }
 
+/** Throws the CORRUPT_RECORD that readRecordInto gives for a record that fails its checks. */
+function corruptRecord(buf: Buffer, position: number): ConveyorError {
+  const check = checkRecordAt(buf, position, Number.POSITIVE_INFINITY);
+  const reason = check.kind === 'corrupt' ? check.reason : check.kind === 'incomplete' ? 'record is truncated' : check.kind === 'padding' ? 'padding, not a message record' : 'a field runs past the record end';
+  return new ConveyorError(ErrorCode.CORRUPT_RECORD, `cannot decode record at position ${position}: ${reason}`, { position });
+}
+
+/** `position + length` when that stays within the record (ends at `end`); throws CORRUPT_RECORD otherwise. */
+function fieldEnd(buf: Buffer, recordStart: number, position: number, length: number, end: number): number {
+  const after = position + length;
+  if (after > end) throw corruptRecord(buf, recordStart);
+  return after;
+}
+
 /**
- * Checks the record at `position` and reads every field into `into` (overwriting it); no other
- * object is allocated besides the field values. `body` is a view into `buf`; a record without
- * properties gets the shared frozen NO_PROPERTIES. Throws CORRUPT_RECORD.
+ * Checks the record at `position` (the same checks as checkRecordAt: magic, length bounds, CRC)
+ * and reads every field into `into` (overwriting it); no other object is allocated besides the
+ * field values (the consume hot path: no check result, no field reader per record). `body` is a
+ * view into `buf`; a record without properties gets the shared frozen NO_PROPERTIES. Throws
+ * CORRUPT_RECORD.
  */
 export function readRecordInto(buf: Buffer, position: number, into: DecodedRecordView): void {
-  const check = checkRecordAt(buf, position, Number.POSITIVE_INFINITY);
-  if (check.kind !== 'record') {
-    const reason = check.kind === 'corrupt' ? check.reason : check.kind === 'incomplete' ? 'record is truncated' : 'padding, not a message record';
-    throw new ConveyorError(ErrorCode.CORRUPT_RECORD, `cannot decode record at position ${position}: ${reason}`, { position });
-  }
-  const size = check.size;
-  const reader = new Reader(buf, position + RECORD_HEADER_BYTES, position + size);
+  const available = buf.length - position;
+  if (available < RECORD_HEADER_BYTES || buf[position + 8] !== RECORD_MAGIC) throw corruptRecord(buf, position);
+  const size = buf.readUInt32BE(position);
+  if (size < RECORD_OVERHEAD_BYTES + 1 || size > RECORD_BYTES_MAX || size > available) throw corruptRecord(buf, position);
+  if (crc32c(buf.subarray(position + RECORD_CRC_START, position + size)) !== buf.readUInt32BE(position + 4)) throw corruptRecord(buf, position);
+  const end = position + size;
   into.size = size;
+  let p = position + RECORD_HEADER_BYTES;
   // `into` still holds the previous record: its topic and tag strings are reused when the bytes match.
-  const topicLength = reader.u8();
-  if (sameAscii(buf, reader.position, topicLength, into.topic)) reader.skip(topicLength);
-  else into.topic = reader.string(topicLength, 'latin1');
-  into.messageId = reader.string(reader.u8());
-  const keyCount = reader.u8();
+  const topicLength = buf[p]!;
+  let after = fieldEnd(buf, position, p + 1, topicLength, end);
+  if (!sameAscii(buf, p + 1, topicLength, into.topic)) into.topic = buf.toString('latin1', p + 1, after);
+  p = fieldEnd(buf, position, after, 1, end);
+  after = fieldEnd(buf, position, p, buf[after]!, end);
+  into.messageId = buf.toString('utf8', p, after);
+  p = fieldEnd(buf, position, after, 1, end);
+  const keyCount = buf[after]!;
   if (keyCount === 0) {
     into.keys = NO_KEYS as string[];
   } else {
     const keys: string[] = [];
-    for (let i = 0; i < keyCount; i++) keys.push(reader.string(reader.u16()));
+    for (let i = 0; i < keyCount; i++) {
+      const start = fieldEnd(buf, position, p, 2, end);
+      p = fieldEnd(buf, position, start, buf.readUInt16BE(p), end);
+      keys.push(buf.toString('utf8', start, p));
+    }
     into.keys = keys;
   }
-  const tagLength = reader.u16();
-  if (sameAscii(buf, reader.position, tagLength, into.tag)) reader.skip(tagLength);
-  else into.tag = reader.string(tagLength);
+  const tagStart = fieldEnd(buf, position, p, 2, end);
+  const tagLength = buf.readUInt16BE(p);
+  p = fieldEnd(buf, position, tagStart, tagLength, end);
+  if (!sameAscii(buf, tagStart, tagLength, into.tag)) into.tag = buf.toString('utf8', tagStart, p);
   into.queueId = buf.readUInt32BE(position + POSITION_QUEUE_ID);
   into.queueOffset = readU64(buf, position + POSITION_QUEUE_OFFSET);
   into.physicalOffset = readU64(buf, position + POSITION_PHYSICAL_OFFSET);
   into.storeTimestampMs = readU64(buf, position + POSITION_STORE_TIMESTAMP);
   into.flags = buf.readUInt32BE(position + POSITION_FLAGS);
   into.bornTimestampMs = readU64(buf, position + POSITION_BORN_TIMESTAMP);
-  const propertyCount = reader.u16();
+  after = fieldEnd(buf, position, p, 2, end);
+  const propertyCount = buf.readUInt16BE(p);
+  p = after;
   if (propertyCount === 0) {
     into.properties = NO_PROPERTIES as Record<string, string>;
   } else {
     const properties: Record<string, string> = {};
     for (let i = 0; i < propertyCount; i++) {
-      const name = reader.string(reader.u16());
-      properties[name] = reader.string(reader.u16());
+      let start = fieldEnd(buf, position, p, 2, end);
+      p = fieldEnd(buf, position, start, buf.readUInt16BE(p), end);
+      const name = buf.toString('utf8', start, p);
+      start = fieldEnd(buf, position, p, 2, end);
+      p = fieldEnd(buf, position, start, buf.readUInt16BE(p), end);
+      properties[name] = buf.toString('utf8', start, p);
     }
     into.properties = properties;
   }
-  into.body = reader.bytes(reader.u32());
+  const bodyStart = fieldEnd(buf, position, p, 4, end);
+  into.body = buf.subarray(bodyStart, fieldEnd(buf, position, bodyStart, buf.readUInt32BE(p), end));
 }
 
 export function decodeRecord(buf: Buffer, position = 0): DecodedRecordView {

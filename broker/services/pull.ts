@@ -11,7 +11,9 @@ import { parseTagExpression } from '../tag-filter.js';
 import { isReadable, validateQueueId, validateQueueOffset } from '../validate.js';
 import { isMaster, type ServiceContext } from './context.js';
 import { deadlineRemainingMs } from './deadline.js';
-import { encodePullResponseInPlace, PULL_RESPONSE_HEADROOM_BYTES } from './pull-response.js';
+import { FrameCall } from './frame-call.js';
+import { PullFramePool } from './pull-frame-pool.js';
+import { EncodedPullResponse, encodePullResponseInPlace, PULL_RESPONSE_HEADROOM_BYTES } from './pull-response.js';
 
 /** Records per pull when the request leaves max_count at 0: a consumer's usual batch. */
 export const PULL_COUNT_DEFAULT = 32;
@@ -43,7 +45,16 @@ function pullStatus(status: ReadResult['status']): conveyor.PullStatus {
 }
 
 export class PullService {
+  /** Buffers of answers that go out on a PullStream, given back by written() (pull-frame-pool.ts). */
+  readonly framePool = new PullFramePool();
+  private readonly takeFrame = (bytes: number): Buffer => this.framePool.take(bytes);
+
   constructor(private readonly ctx: ServiceContext) {}
+
+  /** The PullStream handler has handed `response` to grpc-js, which copied it: its buffer goes back to the pool. */
+  written(response: conveyor.IPullResponse): void {
+    if (response instanceof EncodedPullResponse) this.framePool.give(response.encoded);
+  }
 
   async pull(request: conveyor.PullRequest, call?: grpc.ServerUnaryCall<conveyor.PullRequest, conveyor.IPullResponse>): Promise<conveyor.IPullResponse> {
     const { ctx } = this;
@@ -65,6 +76,8 @@ export class PullService {
       maxCount: clamp(request.maxCount, PULL_COUNT_DEFAULT, PULL_COUNT_MAX),
       maxBytes: clamp(request.maxBytes, PULL_BYTES_DEFAULT, PULL_BYTES_MAX),
       headroomBytes: PULL_RESPONSE_HEADROOM_BYTES,
+      // Only a stream frame's answer is given back (written()); a unary answer keeps a buffer of its own.
+      ...(call instanceof FrameCall ? { allocateFrame: this.takeFrame } : {}),
       ...(filter.tags !== undefined ? { tags: filter.tags } : {}),
     };
     const read = (): Promise<ReadResult> => Promise.resolve(ctx.store.read(request.topic, request.queueId, request.queueOffset, options));

@@ -44,6 +44,8 @@ interface StreamSpec<Req, Res> {
   serve(request: Req, call: FrameCall<Req>): Promise<Res>;
   /** Cancel frames are understood (PullStream: a held pull can be stopped). */
   cancels: boolean;
+  /** Called once grpc-js has taken an answer's bytes (its write's callback ran): its buffer may be reused. */
+  written?(response: Res): void;
 }
 
 interface StreamDeps {
@@ -73,9 +75,14 @@ function serveStream<Req, Res>(call: grpc.ServerDuplexStream<RequestFrame<unknow
     if (pause) call.pause();
     else call.resume();
   };
+  const written = spec.written;
   const write = (frame: ResponseFrame<Res>): void => {
     if (ended || call.destroyed || call.cancelled) return;
-    if (!call.write(frame)) {
+    const response = frame.response;
+    // The callback runs after grpc-js copied the frame (sendMessage serializes before writing), or
+    // with an error for a frame it never took: either way the answer's buffer is no longer read.
+    const onWritten = written === undefined || response === undefined ? undefined : () => written(response);
+    if (!call.write(frame, onWritten)) {
       writeBlocked = true;
       updateFlow();
     }
@@ -169,6 +176,7 @@ export function createStreamHandlers(services: Pick<BrokerServices, 'send' | 'pu
     requestOf: (frame) => (frame.request instanceof conveyor.PullRequest ? frame.request : undefined),
     serve: (request, call) => services.pull.pull(request, call),
     cancels: true,
+    written: (response) => services.pull.written(response),
   };
   return {
     sendStream: (call) => serveStream(call, send, deps),

@@ -1,7 +1,7 @@
 // Reading a queue: consume-queue entries in chunks, filtered by tag hash and limited by count and
 // bytes, then the commit-log bytes of the chosen records with adjacent (or nearly adjacent) ranges
 // coalesced into one read each. The answer is the records exactly as stored.
-import { ConveyorError, ErrorCode } from '../../common/errors.js';
+import { assert, ConveyorError, ErrorCode } from '../../common/errors.js';
 import { decodeRecordIndexFields, tagHashParts } from '../../common/record.js';
 import type { CommitLog } from './commit-log.js';
 import { entryCount, entryPhysicalOffset, entrySize, entryTagHigh, entryTagLow } from './consume-queue-entry.js';
@@ -126,7 +126,7 @@ export async function readQueue(commitLog: CommitLog, queue: ConsumeQueue, queue
     }
   }
   const headroom = Math.max(0, options.headroomBytes ?? 0);
-  const { frame, count } = await readRecords(commitLog, selected, filter, headroom);
+  const { frame, count } = await readRecords(commitLog, selected, filter, headroom, options.allocateFrame);
   const status = count > 0 ? 'found' : next > queueOffset ? 'no-matched-message' : 'no-new-message';
   if (count === 0) return { status, records: Buffer.alloc(0), count, nextQueueOffset: next, ...range() };
   const records = frame.subarray(headroom);
@@ -137,10 +137,12 @@ export async function readQueue(commitLog: CommitLog, queue: ConsumeQueue, queue
  * Reads the selected records into one buffer after `headroom` free bytes (the frame); drops records
  * gone (retention) and, with a tag filter, hash collisions. The frame ends with the last kept record.
  */
-async function readRecords(commitLog: CommitLog, selected: Selected, filter: TagFilter | undefined, headroom: number): Promise<{ frame: Buffer; count: number }> {
+async function readRecords(commitLog: CommitLog, selected: Selected, filter: TagFilter | undefined, headroom: number, allocate: ((bytes: number) => Buffer) | undefined): Promise<{ frame: Buffer; count: number }> {
   const { physicalOffsets, sizes } = selected;
   if (sizes.length === 0) return { frame: Buffer.alloc(0), count: 0 };
-  const frame = Buffer.allocUnsafe(headroom + selected.bytes);
+  const frameBytes = headroom + selected.bytes;
+  const frame = allocate === undefined ? Buffer.allocUnsafe(frameBytes) : allocate(frameBytes);
+  assert(frame.length === frameBytes, `frame allocator gave ${frame.length} bytes for ${frameBytes}`);
   const out = frame.subarray(headroom);
   const keep = new Array<boolean>(sizes.length).fill(true);
   const spans = planSpans(physicalOffsets, sizes, commitLog.segmentBytes);

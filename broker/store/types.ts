@@ -47,6 +47,8 @@ export interface ReadOptions {
   tags?: ReadonlySet<string>;
   /** Bytes to leave free in front of the records (ReadResult.frame), for a response header written in place. Default 0. */
   headroomBytes?: number;
+  /** Where the frame comes from (e.g. a pool the caller gives it back to); default Buffer.allocUnsafe. */
+  allocateFrame?: (bytes: number) => Buffer;
 }
 
 export interface ReadResult {

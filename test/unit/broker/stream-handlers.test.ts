@@ -170,6 +170,32 @@ describe('SendStream and PullStream', () => {
     expect(decoded.response).toEqual(conveyor.PullResponse.decode(encoded.encoded));
   });
 
+  it('reads stream answers into pooled buffers, reused only after grpc-js has written them; unary answers keep their own', async () => {
+    const b = await serve();
+    const client = channel(b.address);
+    const sends = mux(client, SEND_STREAM_METHOD, { target: b.address });
+    const pulls = mux(client, PULL_STREAM_METHOD, { target: b.address });
+    const body = Buffer.alloc(1024, 7);
+    const ids = Array.from({ length: 512 }, (_, i) => `m-${String(i).padStart(4, '0')}`);
+    for (let i = 0; i < ids.length; i += 128) {
+      await sends.request({ topic: 't', queueId: 2, producerGroup: 'pg', messages: ids.slice(i, i + 128).map((id) => ({ messageId: id, body, bornTimestampMs: 1 })) }, { deadlineMs: 5_000 });
+    }
+    const pullAt = (queueOffset: number): conveyor.IPullRequest => ({ consumerGroup: 'g', topic: 't', queueId: 2, queueOffset, maxCount: 64, maxWaitMs: 0 });
+    const idsOf = (answer: conveyor.IPullResponse): string[] => [...decodeRecords(Buffer.from(answer.records ?? []))].map((r) => r.messageId);
+    // One after another: the first answer's buffer comes back and serves every later one.
+    for (let offset = 0; offset < 256; offset += 64) expect(idsOf(await pulls.request(pullAt(offset), { deadlineMs: 5_000 }))).toEqual(ids.slice(offset, offset + 64));
+    await expect.poll(() => b.pull.framePool.stats).toEqual({ created: 1, reused: 3, idle: 1 });
+    // Eight at once: no answer is overwritten by another read before it went out (decodeRecords checks every CRC).
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => pulls.request(pullAt(i * 64), { deadlineMs: 5_000 })));
+    answers.forEach((answer, i) => expect(idsOf(answer)).toEqual(ids.slice(i * 64, i * 64 + 64)));
+    await expect.poll(() => b.pull.framePool.stats.idle).toBe(b.pull.framePool.stats.created);
+    // A unary answer (no FrameCall) is not lent from the pool: nothing would give it back.
+    const before = b.pull.framePool.stats;
+    const unary = await b.pull.pull(conveyor.PullRequest.create(pullAt(0)));
+    expect(idsOf(unary)).toEqual(ids.slice(0, 64));
+    expect(b.pull.framePool.stats).toEqual(before);
+  });
+
   it('answers a later pull while an earlier one is held on another queue', async () => {
     const b = await serve();
     const client = channel(b.address);

@@ -1,3 +1,4 @@
+import { crc32c } from '@node-rs/crc32';
 import { describe, expect, it } from 'vitest';
 import { ConveyorError, ErrorCode } from '../../../common/errors.js';
 import {
@@ -81,6 +82,24 @@ describe('record codec', () => {
       expect(checkRecordAt(copy, 0, Number.POSITIVE_INFINITY).kind, `byte ${position}`).toBe('corrupt');
       expect(codeOf(() => decodeRecord(copy))).toBe(ErrorCode.CORRUPT_RECORD);
     }
+  });
+
+  it('rejects with CORRUPT_RECORD a record whose CRC holds but whose fields run past its end, or that is cut or padding', () => {
+    const buf = encode();
+    // The id length (after the header and the topic) claims more bytes than the record has; the CRC is made to match.
+    const idLengthAt = 49 + 1 + placement.topic.length;
+    for (const [position, value] of [[idLengthAt, 0xff], [buf.length - sample.body.length - 4, 0x7f]] as const) {
+      const copy = Buffer.from(buf);
+      copy[position] = value;
+      copy.writeUInt32BE(crc32c(copy.subarray(8)), 4);
+      expect(checkRecordAt(copy, 0, Number.POSITIVE_INFINITY).kind).toBe('record');
+      expect(codeOf(() => decodeRecord(copy)), `byte ${position}`).toBe(ErrorCode.CORRUPT_RECORD);
+    }
+    expect(codeOf(() => decodeRecord(buf.subarray(0, buf.length - 1)))).toBe(ErrorCode.CORRUPT_RECORD);
+    expect(codeOf(() => decodeRecord(buf.subarray(0, 30)))).toBe(ErrorCode.CORRUPT_RECORD);
+    const pad = Buffer.alloc(40);
+    encodePadding(pad, 0, 40, 0);
+    expect(codeOf(() => decodeRecord(pad))).toBe(ErrorCode.CORRUPT_RECORD);
   });
 
   it('reports a cut record as incomplete and a wrong physical offset as corrupt', () => {
