@@ -8,8 +8,15 @@
 // - ids evicted by the size bound: they go into a time-sliced Bloom filter (recent-id-filter.ts);
 //   only a filter hit (or a filter that overflowed, see `coveredSinceMs`) asks the store.
 // Expiry and eviction order is a FIFO of the entries (array + head index), so `put` is amortised O(1).
+//
+// Two forms of memory: the per-id map above (user-supplied ids, short runs, ids the general send
+// path stores) and runs of generator-format ids (id-runs.ts: a batch of one producer's consecutive
+// counters is one run, checked and remembered per batch). A run hit is a *possible* duplicate:
+// `needsStoreLookup` says yes and the store's index decides, so the runs never answer by
+// themselves and a false positive only costs a lookup.
 import { assert } from '../common/errors.js';
 import { RecentIdFilter } from './recent-id-filter.js';
+import { generatorCounter, generatorInstance, IdRuns } from './id-runs.js';
 
 /**
  * Most ids kept in memory. About 200 bytes each, so ~40 MiB at the bound; at 1,600 messages/s a
@@ -38,6 +45,8 @@ export interface DedupWindowOptions {
    */
   newestStoredBeforeStartMs?: number | null;
   entriesMax?: number;
+  /** Most id runs (default ID_RUNS_MAX; smaller only in tests). */
+  runsMax?: number;
 }
 
 /** FIFO slots consumed before the FIFO array is compacted (bounds the dead prefix kept alive). */
@@ -55,6 +64,8 @@ export class DedupWindow {
   /** Ids stored before this are possibly only in the store (the pre-start part). */
   private readonly preStartUntil: number;
   private visits = 0;
+  /** Runs of generator-format ids stored by batch (id-runs.ts). */
+  private readonly runs: IdRuns;
 
   constructor(options: DedupWindowOptions) {
     assert(options.windowMs >= 0, 'dedup windowMs must not be negative');
@@ -63,6 +74,12 @@ export class DedupWindow {
     assert(this.entriesMax >= 1, 'dedup entriesMax must be at least 1');
     const newest = options.newestStoredBeforeStartMs;
     this.preStartUntil = newest === undefined ? options.startedAtMs : newest === null ? Number.NEGATIVE_INFINITY : newest + 1;
+    this.runs = new IdRuns(options.runsMax);
+  }
+
+  /** Runs of generator-format ids held (see id-runs.ts). */
+  get runCount(): number {
+    return this.runs.size;
   }
 
   /** FIFO slots `prune` has looked at so far (a cost counter for tests: amortised O(1) per put). */
@@ -79,7 +96,7 @@ export class DedupWindow {
    * comment); a miss for an older id inside the window must ask the store.
    */
   get coveredSinceMs(): number {
-    return Math.max(this.preStartUntil, this.evicted.completeSinceMs);
+    return Math.max(this.preStartUntil, this.evicted.completeSinceMs, this.runs.completeSinceMs);
   }
 
   /** Whether a message stored at `storeTimestampMs` still counts as a duplicate at `nowMs`. */
@@ -92,7 +109,7 @@ export class DedupWindow {
     const entry = this.entries.get(messageId);
     if (entry === undefined) return undefined;
     if (!this.isWithinWindow(entry.storeTimestampMs, nowMs)) {
-      this.entries.delete(messageId);
+      this.deleteEntry(messageId);
       return undefined;
     }
     return entry;
@@ -106,8 +123,42 @@ export class DedupWindow {
     if (this.windowMs === 0) return false;
     const since = nowMs - this.windowMs;
     if (this.coveredSinceMs > since) return true;
-    if (!this.evicted.hasIdsSince(since)) return false;
-    return messageId === undefined || this.evicted.mightContain(messageId, since);
+    if (messageId === undefined) return this.evicted.hasIdsSince(since) || this.runs.hasRunsSince(since);
+    if (this.evicted.hasIdsSince(since) && this.evicted.mightContain(messageId, since)) return true;
+    if (!this.runs.hasRunsSince(since)) return false;
+    const instance = generatorInstance(messageId);
+    if (instance < 0) return false;
+    const counter = generatorCounter(messageId);
+    return this.runs.intersects(instance, counter, counter, since);
+  }
+
+  /**
+   * The per-batch check of a run of generator-format ids (counters first..last of `instance`):
+   * whether one of them may have been stored within the window as part of a run, or any id may be
+   * only in the store (before the start, past a bound). The ids of the run still need
+   * `mayHoldGeneratorId` each (a no-op while no generator-format id is remembered one by one).
+   */
+  runMayRepeat(instance: number, first: number, last: number, nowMs: number): boolean {
+    if (this.windowMs === 0) return false;
+    const since = nowMs - this.windowMs;
+    return this.coveredSinceMs > since || this.runs.intersects(instance, first, last, since);
+  }
+
+  /**
+   * Whether the per-id memory (map or eviction filter) may hold this generator-format id. Free
+   * while both are empty (a producer whose batches are all runs); otherwise the per-id cost of old.
+   */
+  mayHoldGeneratorId(messageId: string, nowMs: number): boolean {
+    if (this.entries.size > 0 && this.get(messageId, nowMs) !== undefined) return true;
+    const since = nowMs - this.windowMs;
+    return this.evicted.hasIdsSince(since) && this.evicted.mightContain(messageId, since);
+  }
+
+  /** Remembers the stored ids first..last (counters) of generator `instance`, stored in `topic` between oldestMs and newestMs. */
+  putRun(instance: number, first: number, last: number, topic: string, oldestMs: number, newestMs: number, nowMs: number): void {
+    if (this.windowMs === 0) return;
+    this.runs.add(instance, first, last, topic, oldestMs, newestMs);
+    this.prune(nowMs);
   }
 
   /** Remembers a stored message; drops expired entries and evicts past the bound. */
@@ -121,7 +172,8 @@ export class DedupWindow {
 
   /** Forgets every id stored in `topic` (topic deletion: a re-created topic starts afresh). */
   forgetTopic(topic: string): void {
-    for (const [id, entry] of this.entries) if (entry.topic === topic) this.entries.delete(id);
+    for (const [id, entry] of this.entries) if (entry.topic === topic) this.deleteEntry(id);
+    this.runs.forgetTopic(topic);
     this.fifo = this.fifo.slice(this.fifoHead).filter((entry) => this.entries.get(entry.messageId) === entry);
     this.fifoHead = 0;
   }
@@ -136,7 +188,7 @@ export class DedupWindow {
         if (this.entries.size <= this.entriesMax) break;
         this.evicted.add(entry.messageId, entry.storeTimestampMs);
       }
-      if (live) this.entries.delete(entry.messageId);
+      if (live) this.deleteEntry(entry.messageId);
       this.fifoHead++;
     }
     if (this.fifoHead >= FIFO_COMPACT_AFTER && this.fifoHead * 2 >= this.fifo.length) {
@@ -144,5 +196,10 @@ export class DedupWindow {
       this.fifoHead = 0;
     }
     this.evicted.expire(nowMs - this.windowMs);
+    this.runs.expire(nowMs - this.windowMs, nowMs);
+  }
+
+  private deleteEntry(messageId: string): void {
+    this.entries.delete(messageId);
   }
 }

@@ -63,7 +63,8 @@ export function validateSendBatch(topic: string, producerGroup: string, messages
 function validateMessageFields(message: RecordMessage, index: number): void {
   const id = message.messageId;
   if (id.length === 0) throw invalidArgument(`message ${index} has an empty message id; the producer must set a unique id`, { index, field: 'messageId' });
-  if (Buffer.byteLength(id, 'utf8') > MESSAGE_ID_BYTES_MAX) {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: short ids need no native byte count.
+  if (id.length * 3 > MESSAGE_ID_BYTES_MAX && Buffer.byteLength(id, 'utf8') > MESSAGE_ID_BYTES_MAX) {
     throw invalidArgument(`message ${index} has a message id of ${Buffer.byteLength(id, 'utf8')} bytes, over the limit of ${MESSAGE_ID_BYTES_MAX}`, { index, field: 'messageId', max: MESSAGE_ID_BYTES_MAX });
   }
   for (const key of message.keys) {

@@ -6,8 +6,13 @@
 // dedupWindowMs (by store timestamp) is not stored again; its result is the original one with
 // duplicate=true. Ids are checked, in order, against earlier messages of the same batch, the
 // in-memory window, sends of the same id still in flight, and, only where the id could be there
-// (records from before the start still inside the window, or a hit in the filter of ids evicted
-// from memory: DedupWindow.needsStoreLookup), the store's message-id index.
+// (records from before the start still inside the window, a hit in the filter of ids evicted
+// from memory, or a generator id inside a remembered run: DedupWindow.needsStoreLookup), the
+// store's message-id index.
+//
+// Generator-format ids (client/message-id.ts) in runs of consecutive counters (id-runs.ts) are
+// checked and remembered per run, in flight and in the window: a fresh batch of one producer
+// costs a few range checks and a parse per id instead of map operations per id.
 //
 // Sync replication (docs/replication.md "Modes"): after the append a master waits until a slave
 // has flushed the batch; the wait's code (OK, SLAVE_TIMEOUT, SLAVE_NOT_AVAILABLE) is every
@@ -17,6 +22,7 @@ import { ConveyorError, ErrorCode, errorCodeName, unreachable } from '../../comm
 import { decodeRecordIndexFields, type RecordMessage } from '../../common/record.js';
 import { conveyor } from '../../proto/index.js';
 import type { StoredResult } from '../dedup-window.js';
+import { generatorCounter, generatorInstance, runIndexOf, runsIntersect, runsOverlap, splitIntoRuns, type BatchRuns } from '../id-runs.js';
 import type { AppendResult } from '../store/index.js';
 import { isWritable, toRecordMessages, validateQueueId, validateSendBatch } from '../validate.js';
 import type { ReplicationWaitCode } from '../ha/index.js';
@@ -58,7 +64,17 @@ class PendingBatch {
   private failure: { err: unknown } | undefined;
   private readonly waiters: Array<() => void> = [];
 
-  constructor(private readonly ids: readonly string[]) {}
+  constructor(
+    private readonly messages: readonly RecordMessage[],
+    /** The batch's ids split into runs (claimed as runs) and singles (claimed one by one in `inFlight`). */
+    readonly split: BatchRuns,
+  ) {}
+
+  /** Whether one of this batch's runs holds exactly `id` (of generator `instance`, `counter`). */
+  holdsInRun(id: string, instance: number, counter: number): boolean {
+    const index = runIndexOf(this.split, instance, counter);
+    return index >= 0 && this.messages[index]?.messageId === id;
+  }
 
   settle(results: readonly StoredResult[] | undefined, failure?: { err: unknown }): void {
     this.results = results;
@@ -70,7 +86,7 @@ class PendingBatch {
   async resultOf(id: string): Promise<StoredResult> {
     if (this.results === undefined && this.failure === undefined) await new Promise<void>((resolve) => this.waiters.push(resolve));
     if (this.failure !== undefined) throw this.failure.err;
-    const index = this.ids.indexOf(id);
+    const index = this.messages.findIndex((m) => m.messageId === id);
     const result = index < 0 ? undefined : this.results?.[index];
     if (result === undefined) throw new Error(`assertion failed: id ${id} is not in the pending batch it was registered for`);
     return result;
@@ -134,8 +150,10 @@ export function storedBatch(appended: readonly AppendResult[], status: Replicati
 }
 
 export class SendService {
-  /** Ids being stored right now: a concurrent repeat waits for the original's result. */
+  /** Ids being stored right now, one by one: a concurrent repeat waits for the original's result. */
   private readonly inFlight = new Map<string, InFlightEntry>();
+  /** Fast-path batches being stored that claimed runs of generator ids (their other ids are in `inFlight`). */
+  private readonly runsInFlight = new Set<PendingBatch>();
 
   constructor(private readonly ctx: ServiceContext) {}
 
@@ -164,25 +182,80 @@ export class SendService {
 
   /**
    * The common case, checked before anything is stored: every id is new to this batch, to the
-   * window and to the sends in flight, and none needs a store lookup. Registers the ids as in
-   * flight under one PendingBatch; otherwise registers nothing and returns undefined.
+   * window and to the sends in flight, and none needs a store lookup. Runs of generator ids are
+   * checked and claimed per run, the other ids one by one under one PendingBatch; otherwise
+   * claims nothing and returns undefined.
    */
   private claimFresh(messages: readonly RecordMessage[], now: number): PendingBatch | undefined {
     const { dedup } = this.ctx;
-    const ids = new Array<string>(messages.length);
-    const batch = new PendingBatch(ids);
-    const lookups = dedup.needsStoreLookup(now);
-    for (let i = 0; i < messages.length; i++) {
-      const id = messages[i]!.messageId;
-      // inFlight also holds the ids claimed earlier in this loop: a repeat inside the batch lands here.
-      if (this.inFlight.has(id) || dedup.get(id, now) !== undefined || (lookups && dedup.needsStoreLookup(now, id))) {
-        for (let k = 0; k < i; k++) this.inFlight.delete(ids[k]!);
+    const split = splitIntoRuns(messages);
+    if (runsOverlap(split)) return undefined;
+    const { instances, firsts, lasts, starts, ends, singles } = split;
+    for (let r = 0; r < instances.length; r++) {
+      const instance = instances[r]!;
+      const first = firsts[r]!;
+      const last = lasts[r]!;
+      if (dedup.runMayRepeat(instance, first, last, now) || this.runInFlight(instance, first, last)) return undefined;
+      const checkInFlight = this.inFlight.size > 0;
+      for (let i = starts[r]!; i < ends[r]!; i++) {
+        const id = messages[i]!.messageId;
+        if ((checkInFlight && this.inFlight.has(id)) || dedup.mayHoldGeneratorId(id, now)) return undefined;
+      }
+    }
+    const batch = new PendingBatch(messages, split);
+    const lookups = singles.length > 0 && dedup.needsStoreLookup(now);
+    for (let k = 0; k < singles.length; k++) {
+      const id = messages[singles[k]!]!.messageId;
+      // inFlight also holds the singles claimed earlier in this loop: a repeat inside the batch lands here.
+      if (this.inFlight.has(id) || dedup.get(id, now) !== undefined || (lookups && dedup.needsStoreLookup(now, id)) || this.inAnyRun(id, split)) {
+        for (let j = 0; j < k; j++) this.inFlight.delete(messages[singles[j]!]!.messageId);
         return undefined;
       }
-      ids[i] = id;
       this.inFlight.set(id, batch);
     }
+    if (instances.length > 0) this.runsInFlight.add(batch);
     return batch;
+  }
+
+  /** Whether a run being stored by another send shares a counter with first..last of `instance`. */
+  private runInFlight(instance: number, first: number, last: number): boolean {
+    for (const pending of this.runsInFlight) if (runsIntersect(pending.split, instance, first, last)) return true;
+    return false;
+  }
+
+  /** Whether a generator id (not in a run of its own batch) may be in a run of `split` or of a send in flight. */
+  private inAnyRun(id: string, split: BatchRuns): boolean {
+    if (split.instances.length === 0 && this.runsInFlight.size === 0) return false;
+    const instance = generatorInstance(id);
+    if (instance < 0) return false;
+    const counter = generatorCounter(id);
+    return runIndexOf(split, instance, counter) >= 0 || this.runInFlight(instance, counter, counter);
+  }
+
+  /** The fast-path batch in flight whose runs hold exactly `id`, if any. */
+  private pendingRunHolding(id: string): PendingBatch | undefined {
+    if (this.runsInFlight.size === 0) return undefined;
+    const instance = generatorInstance(id);
+    if (instance < 0) return undefined;
+    const counter = generatorCounter(id);
+    for (const pending of this.runsInFlight) if (pending.holdsInRun(id, instance, counter)) return pending;
+    return undefined;
+  }
+
+  /** Remembers stored messages in the window: runs of generator ids per run, the rest one by one. */
+  private remember(topic: string, appended: readonly AppendResult[], split: BatchRuns, storedAt: number): void {
+    const { dedup } = this.ctx;
+    for (let r = 0; r < split.instances.length; r++) {
+      let oldest = Number.POSITIVE_INFINITY;
+      let newest = Number.NEGATIVE_INFINITY;
+      for (let i = split.starts[r]!; i < split.ends[r]!; i++) {
+        const at = appended[i]!.storeTimestampMs;
+        if (at < oldest) oldest = at;
+        if (at > newest) newest = at;
+      }
+      dedup.putRun(split.instances[r]!, split.firsts[r]!, split.lasts[r]!, topic, oldest, newest, storedAt);
+    }
+    for (let k = 0; k < split.singles.length; k++) dedup.put(appended[split.singles[k]!]!, storedAt);
   }
 
   /** Appends a batch of fresh ids (claimFresh): plain loops, one promise for the batch, no per-message bookkeeping. */
@@ -193,14 +266,13 @@ export class SendService {
     try {
       appended = await ctx.store.append(topic, queueId, messages, sizes);
       if (appended.length !== messages.length) throw new Error(`assertion failed: store returned ${appended.length} results for ${messages.length} messages`);
-      const storedAt = ctx.clock();
       let bytes = 0;
       for (let i = 0; i < appended.length; i++) {
         const a = appended[i]!;
-        ctx.dedup.put(a, storedAt);
         bytes += a.size;
         end = Math.max(end, a.physicalOffset + a.size);
       }
+      this.remember(topic, appended, batch.split, ctx.clock());
       batch.settle(appended);
       ctx.metrics.messagesIn.inc({ topic }, appended.length);
       ctx.metrics.bytesIn.inc({ topic }, bytes);
@@ -208,7 +280,9 @@ export class SendService {
       batch.settle(undefined, { err });
       throw err;
     } finally {
-      for (let i = 0; i < messages.length; i++) this.inFlight.delete(messages[i]!.messageId);
+      const singles = batch.split.singles;
+      for (let k = 0; k < singles.length; k++) this.inFlight.delete(messages[singles[k]!]!.messageId);
+      this.runsInFlight.delete(batch);
     }
     const status = await this.replicated(end, call);
     const brokerName = ctx.identity.brokerName;
@@ -241,7 +315,7 @@ export class SendService {
       }
       firstIndexById.set(id, i);
       const remembered = ctx.dedup.get(id, now);
-      const pending = remembered === undefined ? this.inFlight.get(id) : undefined;
+      const pending = remembered === undefined ? (this.inFlight.get(id) ?? this.pendingRunHolding(id)) : undefined;
       outcomes.push(remembered !== undefined ? { kind: 'duplicate', result: remembered } : pending !== undefined ? { kind: 'pending', promise: waitFor(pending, id) } : { kind: 'candidate' });
     }
     const owned = new Map<number, Deferred>();
@@ -260,11 +334,10 @@ export class SendService {
       if (fresh.length > 0) {
         const appended = await ctx.store.append(topicName, request.queueId, fresh.map((i) => messages[i]!));
         if (appended.length !== fresh.length) throw new Error(`assertion failed: store returned ${appended.length} results for ${fresh.length} messages`);
-        const storedAt = ctx.clock();
+        this.remember(topicName, appended, splitIntoRuns(appended), ctx.clock());
         let bytes = 0;
         fresh.forEach((i, k) => {
           const a = appended[k]!;
-          ctx.dedup.put(a, storedAt);
           outcomes[i] = { kind: 'stored', result: a };
           sizeByIndex.set(i, a.size);
           bytes += a.size;

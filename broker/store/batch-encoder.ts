@@ -118,12 +118,16 @@ export function encodeBatch(input: EncodeBatchInput): EncodedBatch {
   const keys = new Array<string[]>(count);
   let lastTag: string | undefined;
   let lastHash = { high: 0, low: 0 };
+  // One placement object for the batch, updated per record (encodeRecord only reads it): no allocation per record.
+  const recordPlacement = { topic, queueId, queueOffset: 0, physicalOffset: 0, storeTimestampMs };
   for (let i = 0; i < count; i++) {
     const message = messages[i]!;
     const size = sizes[i]!;
     const physicalOffset = placement.physicalOffsets[i]!;
     const queueOffset = firstQueueOffset + i;
-    encodeRecord(buffer, physicalOffset - startPhysicalOffset, size, message, { topic, queueId, queueOffset, physicalOffset, storeTimestampMs });
+    recordPlacement.queueOffset = queueOffset;
+    recordPlacement.physicalOffset = physicalOffset;
+    encodeRecord(buffer, physicalOffset - startPhysicalOffset, size, message, recordPlacement);
     if (message.tag !== lastTag) {
       lastTag = message.tag;
       lastHash = cachedTagHash(message.tag);

@@ -7,9 +7,11 @@
 // Writes are batched off the append path. Until a batch is in level, lookups find it in memory:
 // one map entry per unwritten id points at its newest unwritten batch (no object per record), and
 // only an id found there makes a lookup scan the unwritten batches (at most
-// INDEX_PENDING_ENTRIES_MAX entries).
+// INDEX_PENDING_ENTRIES_MAX entries). Runs of generator-format ids (broker/id-runs.ts) get no map
+// entry: a lookup of such an id checks each unwritten batch's runs (a few comparisons per batch).
 import type { Logger } from 'pino';
 import { writeU64 } from '../../common/record.js';
+import { generatorCounter, generatorInstance, RUN_IDS_MIN, runIndexOf, splitIdsIntoRuns, type BatchRuns } from '../id-runs.js';
 import type { DispatchBatch } from './batch-encoder.js';
 import { offsetFileName, segmentBaseOf } from './layout.js';
 import type { MetaDb, MetadataStore } from './metadata.js';
@@ -39,6 +41,8 @@ export class MessageIndex {
    * batches only for an id that is there (one map entry per id, no object per record).
    */
   private readonly unwrittenById = new Map<string, DispatchBatch>();
+  /** The runs of generator ids of each unwritten batch that has any (their ids are not in `unwrittenById`). */
+  private readonly unwrittenRuns = new Map<DispatchBatch, BatchRuns>();
 
   private constructor(private readonly meta: MetadataStore, private readonly db: MetaDb, private readonly segmentBytes: number, public persistedPhysicalOffset: number, private readonly log: Logger) {}
 
@@ -64,11 +68,19 @@ export class MessageIndex {
     this.pending.push(batch);
     this.pendingEntries += batch.messageIds.length;
     const ids = batch.messageIds;
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i]!;
-      if (id.length > 0) this.unwrittenById.set(id, batch);
+    // A slave dispatches record by record: a batch too short for a run is not split (no allocation).
+    const split = ids.length < RUN_IDS_MIN ? undefined : splitIdsIntoRuns(ids.length, (i) => ids[i]!);
+    if (split === undefined || split.instances.length === 0) {
+      for (let i = 0; i < ids.length; i++) this.rememberUnwrittenId(ids[i]!, batch);
+    } else {
+      this.unwrittenRuns.set(batch, split);
+      for (let k = 0; k < split.singles.length; k++) this.rememberUnwrittenId(ids[split.singles[k]!]!, batch);
     }
     this.pump();
+  }
+
+  private rememberUnwrittenId(id: string, batch: DispatchBatch): void {
+    if (id.length > 0) this.unwrittenById.set(id, batch);
   }
 
   /** undefined when appends may go on; else a promise for when the backlog is below its limit. */
@@ -142,11 +154,18 @@ export class MessageIndex {
   private forgetUnwritten(written: readonly DispatchBatch[]): void {
     for (const batch of written) {
       const ids = batch.messageIds;
-      for (let i = 0; i < ids.length; i++) {
-        const id = ids[i]!;
-        if (this.unwrittenById.get(id) === batch) this.unwrittenById.delete(id);
+      const split = this.unwrittenRuns.size === 0 ? undefined : this.unwrittenRuns.get(batch);
+      if (split === undefined) {
+        for (let i = 0; i < ids.length; i++) this.forgetUnwrittenId(ids[i]!, batch);
+      } else {
+        this.unwrittenRuns.delete(batch);
+        for (let k = 0; k < split.singles.length; k++) this.forgetUnwrittenId(ids[split.singles[k]!]!, batch);
       }
     }
+  }
+
+  private forgetUnwrittenId(id: string, batch: DispatchBatch): void {
+    if (this.unwrittenById.get(id) === batch) this.unwrittenById.delete(id);
   }
 
   private readonly onDelay = (): void => {
@@ -215,11 +234,21 @@ export class MessageIndex {
   /** Where records with this id may be, newest first (the caller reads and checks them). */
   async locateId(messageId: string, minPhysicalOffset: number, maxPhysicalOffset: number): Promise<IndexLocation[]> {
     const out: IndexLocation[] = [];
-    if (this.unwrittenById.has(messageId)) {
+    const single = this.unwrittenById.has(messageId);
+    const instance = this.unwrittenRuns.size > 0 ? generatorInstance(messageId) : -1;
+    if (single || instance >= 0) {
+      const counter = instance >= 0 ? generatorCounter(messageId) : -1;
       for (const batch of this.unwrittenNewestFirst()) {
-        for (let i = batch.messageIds.length - 1; i >= 0; i--) {
-          if (batch.messageIds[i] === messageId) out.push({ physicalOffset: batch.physicalOffsets[i]!, size: batch.sizes[i]! });
+        if (single) {
+          // The id is a single somewhere: compare every id (runs included), newest first.
+          for (let i = batch.messageIds.length - 1; i >= 0; i--) {
+            if (batch.messageIds[i] === messageId) out.push({ physicalOffset: batch.physicalOffsets[i]!, size: batch.sizes[i]! });
+          }
+          continue;
         }
+        const split = this.unwrittenRuns.get(batch);
+        const i = split === undefined ? -1 : runIndexOf(split, instance, counter);
+        if (i >= 0 && batch.messageIds[i] === messageId) out.push({ physicalOffset: batch.physicalOffsets[i]!, size: batch.sizes[i]! });
       }
     }
     const keys = this.segmentBasesNewestFirst(minPhysicalOffset, maxPhysicalOffset).map((base) => `id:${base}\u0000${messageId}`);

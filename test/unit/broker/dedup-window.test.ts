@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DedupWindow, type StoredResult } from '../../../broker/dedup-window.js';
+import { generatorId } from '../../helpers/generator-id.js';
 
 function result(messageId: string, storeTimestampMs: number, queueOffset = 0): StoredResult {
   return { messageId, topic: 't', queueId: 1, queueOffset, physicalOffset: queueOffset * 100, storeTimestampMs };
@@ -120,5 +121,51 @@ describe('forgetting a deleted topic', () => {
     window.forgetTopic('t');
     expect(window.get('a', 20)).toBeUndefined();
     expect(window.get('b', 20)).toBeDefined();
+  });
+});
+
+describe('runs of generator ids in the window', () => {
+  it('sends an id inside a run to the store, and neither the ids next to it nor other ids', () => {
+    const window = new DedupWindow({ windowMs: 1_000, startedAtMs: 0, newestStoredBeforeStartMs: null });
+    expect(window.needsStoreLookup(100)).toBe(false);
+    window.putRun(7, 100, 227, 't', 100, 100, 100);
+    expect(window.needsStoreLookup(100)).toBe(true);
+    expect(window.needsStoreLookup(500, generatorId(7, 150))).toBe(true);
+    expect(window.needsStoreLookup(500, generatorId(7, 228))).toBe(false);
+    expect(window.needsStoreLookup(500, generatorId(8, 150))).toBe(false);
+    expect(window.needsStoreLookup(500, 'user-id')).toBe(false);
+    expect(window.runMayRepeat(7, 200, 300, 500)).toBe(true);
+    expect(window.runMayRepeat(7, 228, 355, 500)).toBe(false);
+    expect(window.needsStoreLookup(1_101, generatorId(7, 150))).toBe(false);
+    expect(window.runMayRepeat(7, 200, 300, 1_101)).toBe(false);
+  });
+
+  it('finds a run\'s id among the ids remembered one by one, in memory and after eviction', () => {
+    const window = new DedupWindow({ windowMs: 1_000, startedAtMs: 0, newestStoredBeforeStartMs: null, entriesMax: 1 });
+    expect(window.mayHoldGeneratorId(generatorId(1, 1), 10)).toBe(false);
+    window.put(result(generatorId(1, 1), 10), 10);
+    expect(window.mayHoldGeneratorId(generatorId(1, 1), 10)).toBe(true);
+    window.put(result('user', 11), 11); // evicts the generator id into the filter
+    expect(window.size).toBe(1);
+    expect(window.mayHoldGeneratorId(generatorId(1, 1), 20)).toBe(true);
+    expect(window.mayHoldGeneratorId(generatorId(1, 1), 1_011)).toBe(false);
+  });
+
+  it('sends every id to the store while runs it had to drop are inside the window', () => {
+    const window = new DedupWindow({ windowMs: 1_000, startedAtMs: 0, newestStoredBeforeStartMs: null, runsMax: 2 });
+    for (let instance = 0; instance < 4; instance++) window.putRun(instance, 0, 9, 't', 100 + instance, 100 + instance, 100 + instance);
+    expect(window.runCount).toBeLessThanOrEqual(2);
+    expect(window.runMayRepeat(50, 0, 9, 500)).toBe(true);
+    expect(window.needsStoreLookup(500, 'user-id')).toBe(true);
+    expect(window.runMayRepeat(50, 0, 9, 1_200)).toBe(false);
+  });
+
+  it('forgets the runs of a deleted topic', () => {
+    const window = new DedupWindow({ windowMs: 1_000, startedAtMs: 0, newestStoredBeforeStartMs: null });
+    window.putRun(7, 0, 9, 't', 10, 10, 10);
+    window.putRun(8, 0, 9, 'other', 10, 10, 10);
+    window.forgetTopic('t');
+    expect(window.runMayRepeat(7, 0, 9, 20)).toBe(false);
+    expect(window.runMayRepeat(8, 0, 9, 20)).toBe(true);
   });
 });

@@ -75,6 +75,9 @@ describe('send validation at the edge', () => {
     expect(codeOf(send([message({ messageId: '' })]))).toBe(ErrorCode.INVALID_ARGUMENT);
     expect(codeOf(send([message({ messageId: 'i'.repeat(MESSAGE_ID_BYTES_MAX) })]))).toBe('ok');
     expect(codeOf(send([message({ messageId: 'i'.repeat(MESSAGE_ID_BYTES_MAX + 1) })]))).toBe(ErrorCode.INVALID_ARGUMENT);
+    // Counted in UTF-8 bytes: 42 × '€' is 126 bytes, 43 × '€' is 129.
+    expect(codeOf(send([message({ messageId: '€'.repeat(42) })]))).toBe('ok');
+    expect(codeOf(send([message({ messageId: '€'.repeat(43) })]))).toBe(ErrorCode.INVALID_ARGUMENT);
     expect(codeOf(send([message({ messageId: 'é'.repeat(65) })]))).toBe(ErrorCode.INVALID_ARGUMENT);
   });
 

@@ -6,6 +6,7 @@ import type { DispatchBatch } from '../../../broker/store/batch-encoder.js';
 import { MessageIndex } from '../../../broker/store/message-index.js';
 import { MetadataStore } from '../../../broker/store/metadata.js';
 import { silentLogger } from '../../../common/logging.js';
+import { generatorId } from '../../helpers/generator-id.js';
 import { test } from './helpers.js';
 
 const SEGMENT_BYTES = 1 << 20;
@@ -47,6 +48,34 @@ describe('message-id index', () => {
       expect(await locate('b')).toEqual([100]);
       expect(await locate('c')).toEqual([300]);
       expect((await locate('a'))[0]).toBe(500);
+    } finally {
+      await meta.close();
+    }
+  });
+
+  test('finds generator ids kept as runs while unwritten, newest first, and not their neighbours', async ({ dataDir }) => {
+    const meta = await MetadataStore.open(path.join(dataDir, 'meta'));
+    try {
+      const index = await MessageIndex.open(meta, SEGMENT_BYTES, silentLogger());
+      const locate = async (id: string): Promise<number[]> => (await index.locateId(id, 0, 100_000)).map((l) => l.physicalOffset);
+      const run = (instance: number, first: number, count: number): string[] => Array.from({ length: count }, (_, i) => generatorId(instance, first + i));
+      index.add(batch(run(7, 100, 16), 0)); // a run: no map entry per id
+      index.add(batch([generatorId(7, 105), 'user'], 1_600)); // the same id again, alone
+      index.add(batch(run(7, 200, 16), 1_800));
+      expect(index.pendingEntries).toBe(34);
+      // First, in the same turn as the adds: the in-memory part of a lookup runs before its first
+      // await, so both unwritten places are seen before the index's write timer can fire (once
+      // written, level keeps only the newest place of an id in a segment).
+      expect((await locate(generatorId(7, 105))).slice(0, 2)).toEqual([1_600, 500]);
+      // The rest hold whether or not the timer has written the batches meanwhile.
+      expect(await locate(generatorId(7, 103))).toEqual([300]);
+      expect(await locate(generatorId(7, 215))).toEqual([1_800 + 1_500]);
+      expect(await locate(generatorId(7, 116))).toEqual([]);
+      expect(await locate(generatorId(8, 103))).toEqual([]);
+      expect(await locate(generatorId(7, 103, 1))).toEqual([]); // same counter, other time part
+      await index.drain();
+      expect(await locate(generatorId(7, 103))).toEqual([300]);
+      expect(await locate(generatorId(7, 215))).toEqual([3_300]);
     } finally {
       await meta.close();
     }
