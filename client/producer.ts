@@ -78,6 +78,12 @@ export interface ProducerOptions extends ClientOptions {
   slowIsolationMs?: number;
   /** How long a broker that failed is skipped (default 10000 ms). */
   failureIsolationMs?: number;
+  /**
+   * Coalesced send RPCs one (broker, topic, queue) may have in flight (default 1, at most 16).
+   * 1 lets batches grow with the round trip (throughput); more lets a send leave at once while an
+   * earlier RPC to its queue still waits, e.g. for sync replication (latency).
+   */
+  rpcsInFlightPerQueue?: number;
 }
 
 export interface ProducerStats {
@@ -100,12 +106,13 @@ export class Producer {
   private readonly standInRoutes = new Map<string, { route: TopicRoute; untilMs: number }>();
   private readonly counters = { onewaySent: 0, onewayFailed: 0, retries: 0 };
   /** Concurrent send() calls to one (broker, topic, queue) share batch RPCs (send-coalescer.ts). */
-  private readonly coalescer = new SendCoalescer<PreparedMessage, SendResult>();
+  private readonly coalescer: SendCoalescer<PreparedMessage, SendResult>;
   private readonly log: Logger;
 
   constructor(private readonly options: ProducerOptions = {}) {
     this.group = validateName('producer group', options.group ?? PRODUCER_GROUP_DEFAULT);
     this.sendTimeoutMs = positiveInteger('sendTimeoutMs', options.sendTimeoutMs ?? SEND_TIMEOUT_MS_DEFAULT);
+    this.coalescer = new SendCoalescer(options.rpcsInFlightPerQueue);
     const retries = options.retries ?? SEND_RETRIES_DEFAULT;
     if (!Number.isInteger(retries) || retries < 0 || retries > SEND_RETRIES_MAX) {
       throw new ConveyorError(ErrorCode.INVALID_ARGUMENT, `retries must be a whole number from 0 to ${SEND_RETRIES_MAX}, got ${retries}`, { retries });

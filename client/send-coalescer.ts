@@ -1,14 +1,19 @@
 // Coalesces concurrent single sends to one (broker, topic, queue) into batch RPCs, without a
-// timer: the first send to an idle lane goes out at the end of the current tick (a microtask), so
-// sends issued in the same tick share its RPC; sends issued while a lane's RPC is in flight gather
-// and go together as soon as it returns. A batch is cut at COALESCE_MESSAGES_MAX messages or
+// timer: while a lane has fewer than `rpcsInFlightMax` RPCs in flight (default 1), a send goes out
+// at the end of the current tick (a microtask), so sends issued in the same tick share its RPC;
+// sends issued while the lane is full gather and go together as soon as one of its RPCs returns. A batch is cut at COALESCE_MESSAGES_MAX messages or
 // COALESCE_BYTES_MAX bytes (then it goes at once, a second RPC in flight). Each message keeps its
 // own id, result and error: a failed batch fails every message in it, and each caller retries on
 // its own (same ids, so the broker de-duplicates) — docs/client.md / docs/performance.md.
+import { ConveyorError, ErrorCode } from '../common/errors.js';
 import { BATCH_BYTES_MAX, BATCH_MESSAGE_COUNT_MAX } from '../common/limits.js';
 
 /** Most messages coalesced into one RPC: the broker's batch count limit. */
 export const COALESCE_MESSAGES_MAX = BATCH_MESSAGE_COUNT_MAX;
+/** Default RPCs in flight per lane: batches grow with the round trip (the throughput setting). */
+export const COALESCE_RPCS_IN_FLIGHT_DEFAULT = 1;
+/** Most RPCs in flight per lane that may be asked for (Kafka bounds its per-connection requests at 5). */
+export const COALESCE_RPCS_IN_FLIGHT_MAX = 16;
 /** Most record bytes coalesced into one RPC: 4 MiB, well under BATCH_BYTES_MAX and gRPC's message limits. */
 export const COALESCE_BYTES_MAX = Math.min(4 * 1024 * 1024, BATCH_BYTES_MAX);
 
@@ -29,6 +34,13 @@ interface Lane<M, R> {
 
 export class SendCoalescer<M, R> {
   private readonly lanes = new Map<string, Lane<M, R>>();
+
+  /** `rpcsInFlightMax`: RPCs one lane may have in flight at once (1 … COALESCE_RPCS_IN_FLIGHT_MAX). */
+  constructor(readonly rpcsInFlightMax: number = COALESCE_RPCS_IN_FLIGHT_DEFAULT) {
+    if (!Number.isInteger(rpcsInFlightMax) || rpcsInFlightMax < 1 || rpcsInFlightMax > COALESCE_RPCS_IN_FLIGHT_MAX) {
+      throw new ConveyorError(ErrorCode.INVALID_ARGUMENT, `RPCs in flight per queue must be an integer from 1 to ${COALESCE_RPCS_IN_FLIGHT_MAX}, got ${String(rpcsInFlightMax)}`, { value: rpcsInFlightMax });
+    }
+  }
 
   /** Lanes with sends gathering or in flight (for tests and stats). */
   get laneCount(): number {
@@ -52,11 +64,11 @@ export class SendCoalescer<M, R> {
       owner.waiting.push({ message, bytes, resolve, reject });
       owner.waitingBytes += bytes;
       if (owner.waiting.length >= COALESCE_MESSAGES_MAX) this.flush(key, owner);
-      else if (owner.inFlight === 0 && !owner.scheduled) {
+      else if (owner.inFlight < this.rpcsInFlightMax && !owner.scheduled) {
         owner.scheduled = true;
         queueMicrotask(() => {
           owner.scheduled = false;
-          if (owner.inFlight === 0) this.flush(key, owner);
+          if (owner.inFlight < this.rpcsInFlightMax) this.flush(key, owner);
         });
       }
     });

@@ -90,6 +90,31 @@ describe('producer and error codes', () => {
     expect(new Set(results.map((r) => r.messageId)).size).toBe(16);
   });
 
+  it('answers every coalesced send with several RPCs in flight per queue (rpcsInFlightPerQueue)', async () => {
+    expect(() => new Producer({ nameservers: cluster.nameservers, rpcsInFlightPerQueue: 0 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+    await admin.createTopic('lanes', { queues: 1 });
+    const wide = new Producer({ nameservers: cluster.nameservers, rpcsInFlightPerQueue: 4 });
+    await wide.start();
+    try {
+      const sends: Promise<SendResult>[] = [];
+      for (let i = 0; i < 300; i++) {
+        sends.push(wide.send('lanes', { body: `l${i}` }));
+        // A new tick every 10 sends: each group is its own RPC while the earlier ones are in flight.
+        if (i % 10 === 9) await new Promise((r) => setImmediate(r));
+      }
+      const results = await Promise.all(sends);
+      expect(results.every((r) => r.status === 'OK')).toBe(true);
+      expect(new Set(results.map((r) => r.messageId)).size).toBe(300);
+      // Per broker group, the queue offsets are distinct and without gaps.
+      for (const name of new Set(results.map((r) => r.brokerName))) {
+        const offsets = results.filter((r) => r.brokerName === name).map((r) => r.queueOffset).sort((a, b) => a - b);
+        expect(offsets).toEqual(offsets.map((_, i) => offsets[0]! + i));
+      }
+    } finally {
+      await wide.shutdown();
+    }
+  });
+
   it('keeps messages with one sharding key in one queue, in order', async () => {
     await admin.createTopic('ordered', { queues: 4 });
     const results: SendResult[] = [];

@@ -43,6 +43,8 @@ const STOP_HELP = {
   timeout: 'a --count run stops after this many seconds anyway (default 600)',
 };
 
+const RPCS_PER_QUEUE_HELP = 'send RPCs in flight per queue for coalesced single sends: the producer option rpcsInFlightPerQueue (default 1; 1 to 16)';
+
 /** Adds `bench produce|consume|e2e` to the `conveyor` program. */
 export function registerBenchCommands(program: Command): void {
   const bench = program.command('bench').description('measure throughput and latency against a running cluster (see docs/performance.md)');
@@ -58,6 +60,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--batch <n>', 'messages per send RPC (default 1: single sends)')
     .option('--producers <n>', 'producer clients, each with its own connections (default 1)')
     .option('--in-flight <n>', 'sends outstanding per producer (default 256)')
+    .option('--rpcs-per-queue <n>', RPCS_PER_QUEUE_HELP)
     .option('--queues <n>', 'queues per broker group when the topic is created (default 8)')
     .option('--json', 'print the summary as one JSON document')
     .action(async (_opts: RawOptions, cmd: Command) => {
@@ -90,6 +93,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--group <group>', 'consumer group (default a new one per run)')
     .option('--in-flight <n>', 'unacknowledged sends before a slot is skipped and counted as missed (default 1000)')
     .option('--queues <n>', 'queues per broker group when the topic is created (default 8)')
+    .option('--rpcs-per-queue <n>', RPCS_PER_QUEUE_HELP)
     .option('--json', 'print the summary as one JSON document')
     .action(async (_opts: RawOptions, cmd: Command) => {
       const options = parseE2eOptions(rawOptions(cmd), `conveyor-bench-e2e-${process.pid}`);

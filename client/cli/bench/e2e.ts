@@ -57,7 +57,7 @@ export async function runE2e(options: E2eOptions, clientOptions: ClientOptions):
     }
   };
   const consumer = new PushConsumer({ ...clientOptions, group: options.group, topic: options.topic, from: 'last', batchHandler: onBatch, batchSize: 32 });
-  const producer = new Producer({ ...clientOptions, group: BENCH_PRODUCER_GROUP });
+  const producer = new Producer({ ...clientOptions, group: BENCH_PRODUCER_GROUP, rpcsInFlightPerQueue: options.rpcsPerQueue });
   const budget = new WorkBudget({ kind: 'duration', durationMs: options.durationMs + E2E_WARMUP_TIMEOUT_MS }, now);
   const removeSignals = stopOnSignal(budget);
   let measuredStartMs = now();
@@ -117,7 +117,7 @@ export async function runE2e(options: E2eOptions, clientOptions: ClientOptions):
   return buildSummary({
     kind: 'e2e',
     topic: options.topic,
-    settings: { group: options.group, rate: options.ratePerS, size: options.sizeBytes, inFlight: options.inFlight, queues: options.queues },
+    settings: { group: options.group, rate: options.ratePerS, size: options.sizeBytes, inFlight: options.inFlight, queues: options.queues, rpcsPerQueue: options.rpcsPerQueue },
     meter,
     elapsedMs: measuredEndMs - measuredStartMs,
     stoppedBy: budget.reason === 'timeout' ? 'duration' : budget.reason,

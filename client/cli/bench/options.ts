@@ -1,6 +1,7 @@
 // Reading and checking the `conveyor bench` options (pure). Commander hands over strings; this
 // turns them into typed, bounded options or throws INVALID_ARGUMENT listing every problem at once,
 // each naming its flag, before anything connects or sends.
+import { COALESCE_RPCS_IN_FLIGHT_DEFAULT, COALESCE_RPCS_IN_FLIGHT_MAX } from '../../send-coalescer.js';
 import { ConveyorError, ErrorCode } from '../../../common/errors.js';
 import { isValidName } from '../../../common/names.js';
 import { BATCH_BYTES_MAX, BATCH_MESSAGE_COUNT_MAX, MESSAGE_BODY_BYTES_MAX } from '../../../common/limits.js';
@@ -48,6 +49,8 @@ export interface ProduceOptions {
   producers: number;
   inFlight: number;
   queues: number;
+  /** The producers' rpcsInFlightPerQueue (coalesced single sends only). */
+  rpcsPerQueue: number;
   json: boolean;
 }
 
@@ -68,6 +71,8 @@ export interface E2eOptions {
   sizeBytes: number;
   inFlight: number;
   queues: number;
+  /** The producer's rpcsInFlightPerQueue. */
+  rpcsPerQueue: number;
   json: boolean;
 }
 
@@ -133,6 +138,7 @@ export function parseProduceOptions(raw: RawOptions): ProduceOptions {
   const producers = p.int(raw, 'producers', '--producers', 1, 1, PRODUCERS_MAX);
   const inFlight = p.int(raw, 'inFlight', '--in-flight', IN_FLIGHT_DEFAULT, 1, IN_FLIGHT_MAX);
   const queues = p.int(raw, 'queues', '--queues', QUEUES_DEFAULT, 1, QUEUES_MAX);
+  const rpcsPerQueue = p.int(raw, 'rpcsPerQueue', '--rpcs-per-queue', COALESCE_RPCS_IN_FLIGHT_DEFAULT, 1, COALESCE_RPCS_IN_FLIGHT_MAX);
   if (p.list.length === 0) {
     // The record overhead (ids, topic, prefixes) is well under 1 KiB; the body is what counts.
     if (batch * sizeBytes > BATCH_BYTES_MAX) {
@@ -147,7 +153,7 @@ export function parseProduceOptions(raw: RawOptions): ProduceOptions {
     }
   }
   p.throwIfAny('produce');
-  return { topic, sizeBytes, stop, batch, producers, inFlight, queues, json: raw.json === true };
+  return { topic, sizeBytes, stop, batch, producers, inFlight, queues, rpcsPerQueue, json: raw.json === true };
 }
 
 export function parseConsumeOptions(raw: RawOptions): ConsumeOptions {
@@ -169,7 +175,8 @@ export function parseE2eOptions(raw: RawOptions, defaultGroup: string): E2eOptio
   const sizeBytes = p.int(raw, 'size', '--size', SIZE_BYTES_DEFAULT, E2E_SIZE_MIN, MESSAGE_BODY_BYTES_MAX);
   const inFlight = p.int(raw, 'inFlight', '--in-flight', E2E_IN_FLIGHT_DEFAULT, 1, IN_FLIGHT_MAX);
   const queues = p.int(raw, 'queues', '--queues', QUEUES_DEFAULT, 1, QUEUES_MAX);
+  const rpcsPerQueue = p.int(raw, 'rpcsPerQueue', '--rpcs-per-queue', COALESCE_RPCS_IN_FLIGHT_DEFAULT, 1, COALESCE_RPCS_IN_FLIGHT_MAX);
   if (raw.count !== undefined) p.list.push('--count: e2e runs for --duration-s at --rate; it takes no count');
   p.throwIfAny('e2e');
-  return { topic, group, ratePerS, durationMs, sizeBytes, inFlight, queues, json: raw.json === true };
+  return { topic, group, ratePerS, durationMs, sizeBytes, inFlight, queues, rpcsPerQueue, json: raw.json === true };
 }

@@ -16,7 +16,7 @@ const BENCH_PRODUCER_GROUP = 'conveyor-bench';
 export async function runProduce(options: ProduceOptions, clientOptions: ClientOptions): Promise<BenchSummary> {
   const topic = await ensureTopic(clientOptions, options.topic, options.queues);
   const body = Buffer.alloc(options.sizeBytes, 0x62);
-  const producers = Array.from({ length: options.producers }, () => new Producer({ ...clientOptions, group: BENCH_PRODUCER_GROUP }));
+  const producers = Array.from({ length: options.producers }, () => new Producer({ ...clientOptions, group: BENCH_PRODUCER_GROUP, rpcsInFlightPerQueue: options.rpcsPerQueue }));
   await Promise.all(producers.map((p) => p.start()));
   const meter = new BenchMeter();
   const cpuStart = process.cpuUsage();
@@ -61,6 +61,7 @@ export async function runProduce(options: ProduceOptions, clientOptions: ClientO
       producers: options.producers,
       inFlight: options.inFlight,
       queues: options.queues,
+      rpcsPerQueue: options.rpcsPerQueue,
       topicWas: topic,
     },
     meter,

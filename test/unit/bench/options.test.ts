@@ -34,6 +34,7 @@ describe('bench produce options', () => {
       producers: 1,
       inFlight: IN_FLIGHT_DEFAULT,
       queues: QUEUES_DEFAULT,
+      rpcsPerQueue: 1,
       json: false,
     });
   });
@@ -88,7 +89,14 @@ describe('bench consume options', () => {
 describe('bench e2e options', () => {
   it('defaults to 2,000 msgs/s for 30 s with the given default group', () => {
     const o = parseE2eOptions({ topic: 't' }, 'bench-e2e-1');
-    expect(o).toMatchObject({ ratePerS: 2_000, durationMs: 30_000, sizeBytes: 1024, group: 'bench-e2e-1' });
+    expect(o).toMatchObject({ ratePerS: 2_000, durationMs: 30_000, sizeBytes: 1024, group: 'bench-e2e-1', rpcsPerQueue: 1 });
+  });
+
+  it('reads --rpcs-per-queue within the producer option\'s bounds', () => {
+    expect(parseE2eOptions({ topic: 't', rpcsPerQueue: '4' }, 'g').rpcsPerQueue).toBe(4);
+    expect(parseProduceOptions({ topic: 't', rpcsPerQueue: '16' }).rpcsPerQueue).toBe(16);
+    expect(problemsOf(() => parseE2eOptions({ topic: 't', rpcsPerQueue: '17' }, 'g'))[0]).toMatch(/--rpcs-per-queue/);
+    expect(problemsOf(() => parseProduceOptions({ topic: 't', rpcsPerQueue: '0' }))[0]).toMatch(/--rpcs-per-queue/);
   });
 
   it('needs room in the body for the send time and run token', () => {

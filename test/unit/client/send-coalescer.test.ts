@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COALESCE_MESSAGES_MAX, SendCoalescer } from '../../../client/send-coalescer.js';
+import { COALESCE_MESSAGES_MAX, COALESCE_RPCS_IN_FLIGHT_MAX, SendCoalescer } from '../../../client/send-coalescer.js';
 
 interface Rpc {
   messages: string[];
@@ -41,6 +41,37 @@ describe('coalescing concurrent sends', () => {
     expect(rpcs[1]!.messages).toEqual(['b', 'c']);
     rpcs[1]!.answer(['rb', 'rc']);
     expect(await Promise.all(later)).toEqual(['rb', 'rc']);
+  });
+
+  it('with more RPCs allowed per lane, a send leaves at once while an earlier one is in flight', async () => {
+    const coalescer = new SendCoalescer<string, string>(2);
+    const { rpcs, run } = recorder();
+    const first = coalescer.submit('q', 'a', 10, run);
+    await expect.poll(() => rpcs.length).toBe(1);
+    const second = coalescer.submit('q', 'b', 10, run);
+    await expect.poll(() => rpcs.length).toBe(2);
+    expect(rpcs[1]!.messages).toEqual(['b']);
+    // The lane is full now: later sends gather until one of the two RPCs returns.
+    const later = [coalescer.submit('q', 'c', 10, run), coalescer.submit('q', 'd', 10, run)];
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(rpcs.length).toBe(2);
+    rpcs[1]!.answer(['rb']);
+    expect(await second).toBe('rb');
+    await expect.poll(() => rpcs.length).toBe(3);
+    expect(rpcs[2]!.messages).toEqual(['c', 'd']);
+    rpcs[0]!.answer(['ra']);
+    rpcs[2]!.answer(['rc', 'rd']);
+    expect(await first).toBe('ra');
+    expect(await Promise.all(later)).toEqual(['rc', 'rd']);
+    expect(coalescer.laneCount).toBe(0);
+  });
+
+  it('refuses an RPC bound per lane outside 1 … COALESCE_RPCS_IN_FLIGHT_MAX', () => {
+    for (const bad of [0, -1, 1.5, COALESCE_RPCS_IN_FLIGHT_MAX + 1, Number.NaN]) {
+      expect(() => new SendCoalescer<string, string>(bad)).toThrow(expect.objectContaining({ codeName: 'INVALID_ARGUMENT' }));
+    }
+    expect(new SendCoalescer<string, string>(COALESCE_RPCS_IN_FLIGHT_MAX).rpcsInFlightMax).toBe(COALESCE_RPCS_IN_FLIGHT_MAX);
   });
 
   it('keeps lanes apart and fails every message of a failed batch', async () => {
