@@ -5,20 +5,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConsumerGroupTable } from '../../../broker/consumer-groups.js';
 import { DedupWindow } from '../../../broker/dedup-window.js';
 import { LongPollTable } from '../../../broker/long-poll.js';
-import { createBrokerMetrics } from '../../../broker/metrics.js';
 import { AdminService } from '../../../broker/services/admin.js';
-import type { ServiceContext } from '../../../broker/services/context.js';
 import { SendService } from '../../../broker/services/send.js';
 import { MessageStore } from '../../../broker/store/index.js';
 import { TopicManager } from '../../../broker/topics.js';
 import { silentLogger } from '../../../common/logging.js';
 import { conveyor } from '../../../proto/index.js';
 import { generatorId } from '../../helpers/generator-id.js';
+import { testServiceContext } from './service-context.js';
 
 const WINDOW_MS = 60_000;
 const cleanups: Array<() => Promise<unknown> | void> = [];
@@ -51,27 +48,7 @@ async function fixture(options: { dir?: string; clock?: { now: number } } = {}):
   await topics.load();
   const dedup = new DedupWindow({ windowMs: WINDOW_MS, startedAtMs: clock.now, newestStoredBeforeStartMs: store.maxPhysicalOffset === 0 ? null : undefined });
   const longPolls = new LongPollTable();
-  const ctx: ServiceContext = {
-    identity: { clusterName: 'C', brokerName: 'broker-a', brokerId: 0, flushMode: 'async', replicationMode: 'async' },
-    store,
-    topics,
-    consumers: new ConsumerGroupTable({ expiryMs: 30_000 }),
-    dedup,
-    longPolls,
-    metrics: createBrokerMetrics(new Registry(), {
-      store: { minPhysicalOffset: () => store.minPhysicalOffset, maxPhysicalOffset: () => store.maxPhysicalOffset, flushedPhysicalOffset: () => store.flushedPhysicalOffset },
-      dedupEntries: () => dedup.size,
-      topicCount: () => topics.size,
-      longPollWaiting: () => longPolls.size,
-      inFlightRequests: () => 0,
-      replication: { lag: () => ({ bytes: 0, ms: 0 }), connectedSlaves: () => 0, masterConnected: () => 0, waitersRejected: () => 0 },
-    }),
-    replication: { lag: () => ({ bytes: 0, ms: 0 }), sync: undefined, configsChanged: () => undefined },
-    longPollMaxMs: 15_000,
-    clock: () => clock.now,
-    isStopping: () => false,
-    log: silentLogger(),
-  };
+  const ctx = testServiceContext({ store, topics, dedup, longPolls, clock: () => clock.now });
   const admin = new AdminService(ctx);
   await admin.upsertTopic(conveyor.UpsertTopicRequest.create({ config: { topicName: 't', readQueueCount: 2, writeQueueCount: 2, perm: 6 } }));
   return { send: new SendService(ctx), admin, store, dedup, clock, dir, close };

@@ -6,12 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
-import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConsumerGroupTable } from '../../../broker/consumer-groups.js';
 import { DedupWindow } from '../../../broker/dedup-window.js';
 import { LongPollTable } from '../../../broker/long-poll.js';
-import { createBrokerMetrics } from '../../../broker/metrics.js';
 import { AdminService } from '../../../broker/services/admin.js';
 import type { ReplicationView, ServiceContext } from '../../../broker/services/context.js';
 import { OffsetService } from '../../../broker/services/offsets.js';
@@ -23,6 +20,7 @@ import { ErrorCode, errorCodeName, isConveyorError } from '../../../common/error
 import { silentLogger } from '../../../common/logging.js';
 import { decodeRecords } from '../../../common/record.js';
 import { conveyor } from '../../../proto/index.js';
+import { testServiceContext } from './service-context.js';
 
 const WINDOW_MS = 60_000;
 const cleanups: Array<() => Promise<unknown> | void> = [];
@@ -42,8 +40,6 @@ interface Fixture {
   dir: string;
 }
 
-const NO_REPLICATION: ReplicationView = { lag: () => ({ bytes: 0, ms: 0 }), sync: undefined, configsChanged: () => undefined };
-
 async function fixture(options: { dir?: string; brokerId?: number; autoCreateTopics?: boolean; clock?: { now: number }; replication?: ReplicationView } = {}): Promise<Fixture> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'conveyor-services-'));
   if (options.dir === undefined) cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -61,27 +57,7 @@ async function fixture(options: { dir?: string; brokerId?: number; autoCreateTop
   const dedup = new DedupWindow({ windowMs: WINDOW_MS, startedAtMs: clock.now, newestStoredBeforeStartMs: store.maxPhysicalOffset === 0 ? null : undefined });
   const longPolls = new LongPollTable();
   const stopping = { value: false };
-  const ctx: ServiceContext = {
-    identity: { clusterName: 'C', brokerName: 'broker-a', brokerId: options.brokerId ?? 0, flushMode: 'async', replicationMode: 'async' },
-    store,
-    topics,
-    consumers: new ConsumerGroupTable({ expiryMs: 30_000 }),
-    dedup,
-    longPolls,
-    metrics: createBrokerMetrics(new Registry(), {
-      store: { minPhysicalOffset: () => store.minPhysicalOffset, maxPhysicalOffset: () => store.maxPhysicalOffset, flushedPhysicalOffset: () => store.flushedPhysicalOffset },
-      dedupEntries: () => dedup.size,
-      topicCount: () => topics.size,
-      longPollWaiting: () => longPolls.size,
-      inFlightRequests: () => 0,
-      replication: { lag: () => ({ bytes: 0, ms: 0 }), connectedSlaves: () => 0, masterConnected: () => 0, waitersRejected: () => 0 },
-    }),
-    replication: options.replication ?? NO_REPLICATION,
-    longPollMaxMs: 15_000,
-    clock: () => clock.now,
-    isStopping: () => stopping.value,
-    log: silentLogger(),
-  };
+  const ctx = testServiceContext({ store, topics, dedup, longPolls, clock: () => clock.now, brokerId: options.brokerId, replication: options.replication, isStopping: () => stopping.value });
   const unsubscribe = store.onDispatch((topic, queueId, max) => longPolls.notify(topic, queueId, max));
   cleanups.push(unsubscribe);
   const f: Fixture = { ctx, send: new SendService(ctx), pull: new PullService(ctx), offsets: new OffsetService(ctx), admin: new AdminService(ctx), store, clock, stopping, dir };

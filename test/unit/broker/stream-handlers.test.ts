@@ -6,15 +6,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConsumerGroupTable } from '../../../broker/consumer-groups.js';
 import { DedupWindow } from '../../../broker/dedup-window.js';
 import { LongPollTable } from '../../../broker/long-poll.js';
-import { createBrokerMetrics } from '../../../broker/metrics.js';
 import { AdminService } from '../../../broker/services/admin.js';
 import { ConsumerService } from '../../../broker/services/consumers.js';
-import type { ServiceContext } from '../../../broker/services/context.js';
 import { RequestGate, createBrokerHandlers } from '../../../broker/services/handlers.js';
 import { OffsetService } from '../../../broker/services/offsets.js';
 import { EncodedPullResponse, withEncodedPullResponses } from '../../../broker/services/pull-response.js';
@@ -32,6 +28,7 @@ import { silentLogger } from '../../../common/logging.js';
 import { encodeRequestFrame } from '../../../common/stream-frames.js';
 import { decodeRecords } from '../../../common/record.js';
 import { BrokerService, conveyor } from '../../../proto/index.js';
+import { testServiceContext } from './service-context.js';
 
 const cleanups: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => {
@@ -62,28 +59,8 @@ async function serve(options: { framesInFlightMax?: number; onHandler?: (method:
   const dedup = new DedupWindow({ windowMs: 60_000, startedAtMs: Date.now(), newestStoredBeforeStartMs: null });
   const longPolls = new LongPollTable();
   const gate = new RequestGate();
-  const metrics = createBrokerMetrics(new Registry(), {
-    store: { minPhysicalOffset: () => store.minPhysicalOffset, maxPhysicalOffset: () => store.maxPhysicalOffset, flushedPhysicalOffset: () => store.flushedPhysicalOffset },
-    dedupEntries: () => dedup.size,
-    topicCount: () => topics.size,
-    longPollWaiting: () => longPolls.size,
-    inFlightRequests: () => gate.inFlight,
-    replication: { lag: () => ({ bytes: 0, ms: 0 }), connectedSlaves: () => 0, masterConnected: () => 0, waitersRejected: () => 0 },
-  });
-  const ctx: ServiceContext = {
-    identity: { clusterName: 'C', brokerName: 'broker-a', brokerId: 0, flushMode: 'async', replicationMode: 'async' },
-    store,
-    topics,
-    consumers: new ConsumerGroupTable({ expiryMs: 30_000 }),
-    dedup,
-    longPolls,
-    metrics,
-    replication: { lag: () => ({ bytes: 0, ms: 0 }), sync: undefined, configsChanged: () => undefined },
-    longPollMaxMs: 15_000,
-    clock: () => Date.now(),
-    isStopping: () => gate.isClosed,
-    log,
-  };
+  const ctx = testServiceContext({ store, topics, dedup, longPolls, clock: () => Date.now(), isStopping: () => gate.isClosed, inFlightRequests: () => gate.inFlight, log });
+  const { metrics } = ctx;
   cleanups.push(store.onDispatch((topic, queueId, max) => longPolls.notify(topic, queueId, max)));
   const services = { send: new SendService(ctx), pull: new PullService(ctx), offsets: new OffsetService(ctx), consumers: new ConsumerService(ctx), admin: new AdminService(ctx) };
   const real = createBrokerHandlers(services, gate, metrics, log, options);
