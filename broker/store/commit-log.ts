@@ -73,11 +73,16 @@ export class CommitLog {
     return undefined;
   }
 
-  private async segmentForWrite(base: number): Promise<Segment> {
+  /** The open segment with this base, if any (the last one first: where appends go). */
+  private openSegment(base: number): Segment | undefined {
     const last = this.segments[this.segments.length - 1];
-    if (last !== undefined && last.baseOffset === base) return last;
-    const existing = this.segmentAt(base);
+    return last !== undefined && last.baseOffset === base ? last : this.segmentAt(base);
+  }
+
+  private async segmentForWrite(base: number): Promise<Segment> {
+    const existing = this.openSegment(base);
     if (existing !== undefined) return existing;
+    const last = this.segments[this.segments.length - 1];
     assert(last === undefined || base === last.baseOffset + this.segmentBytes, `new segment ${base} does not follow ${last?.baseOffset}`);
     const segment = await Segment.open(this.dir, base, true);
     this.segments.push(segment);
@@ -99,12 +104,9 @@ export class CommitLog {
    */
   writeChunksNow(chunks: readonly WriteChunk[]): boolean {
     const runs = this.segmentRuns(chunks);
-    const last = this.segments[this.segments.length - 1];
-    if (runs.some((run) => run.base !== last?.baseOffset && this.segmentAt(run.base) === undefined)) return false;
-    for (const run of runs) {
-      const segment = run.base === last?.baseOffset ? last : this.segmentAt(run.base)!;
-      segment.writeNow(run.buffers, run.filePosition);
-    }
+    const segments = runs.map((run) => this.openSegment(run.base));
+    if (segments.includes(undefined)) return false;
+    runs.forEach((run, i) => segments[i]!.writeNow(run.buffers, run.filePosition));
     return true;
   }
 
