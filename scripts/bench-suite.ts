@@ -11,7 +11,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync,
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CONVEYOR_BIN, pickFreeBasePort, resolveClusterOptions, startLocalCluster, type LocalCluster } from '../client/cli/cluster/index.js';
+import { CONVEYOR_BIN, pickFreeBasePort, resolveClusterOptions, startLocalCluster, type LocalCluster, type ProcessStatus } from '../client/cli/cluster/index.js';
 import type { BenchSummary } from '../client/cli/bench/report.js';
 import { summarizeProfile, type CpuProfile, type ProfileSummary } from '../client/cli/bench/profile-summary.js';
 import { measureGrpcBaseline, measureGrpcStreamBaseline } from '../client/cli/bench/grpc-baseline.js';
@@ -118,17 +118,26 @@ async function connectedSlaves(host: string, httpPort: number): Promise<number> 
   }
 }
 
+/** Asks `ready` every 500 ms until it is true or `waitMs` passed; whether it became true. */
+async function pollCluster(cluster: LocalCluster, waitMs: number, ready: (processes: ProcessStatus[]) => Promise<boolean> | boolean): Promise<boolean> {
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline) {
+    if (await ready(await cluster.status())) return true;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return false;
+}
+
 /**
  * Polls the master's /readyz until it reports a connected slave (`replication.connectedSlaves`),
  * bounded. (A master reports a replication lag of 0 even with no slave, so the lag is no signal.)
  */
 async function waitForReplication(cluster: LocalCluster): Promise<void> {
-  const deadline = Date.now() + REPLICATION_WAIT_MS;
-  while (Date.now() < deadline) {
-    const master = (await cluster.status()).find((p) => p.role !== 'nameserver' && p.brokerId === 0 && p.alive);
-    if (master !== undefined && (await connectedSlaves(master.address.replace(/:\d+$/, ''), master.httpPort)) >= 1) return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  const connected = await pollCluster(cluster, REPLICATION_WAIT_MS, async (processes) => {
+    const master = processes.find((p) => p.role !== 'nameserver' && p.brokerId === 0 && p.alive);
+    return master !== undefined && (await connectedSlaves(master.address.replace(/:\d+$/, ''), master.httpPort)) >= 1;
+  });
+  if (connected) return;
   log(`the master reported no connected slave within ${REPLICATION_WAIT_MS} ms; sync-replication cases may answer SLAVE_NOT_AVAILABLE`);
   extraData.replicationNotReported = true;
 }
@@ -139,14 +148,10 @@ async function waitForReplication(cluster: LocalCluster): Promise<void> {
  * (4–5 s of lag after 500k messages), which showed as slave CPU per consumed message.
  */
 async function waitForSlaveCaughtUp(cluster: LocalCluster): Promise<void> {
-  const deadline = Date.now() + CATCH_UP_WAIT_MS;
-  while (Date.now() < deadline) {
-    const slave = (await cluster.status()).find((p) => p.role === 'slave' && p.alive);
-    if (slave !== undefined && slave.replicationLagBytes === 0) {
-      await new Promise((r) => setTimeout(r, CATCH_UP_SETTLE_MS));
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 500));
+  const caughtUp = await pollCluster(cluster, CATCH_UP_WAIT_MS, (processes) => processes.find((p) => p.role === 'slave' && p.alive)?.replicationLagBytes === 0);
+  if (caughtUp) {
+    await new Promise((r) => setTimeout(r, CATCH_UP_SETTLE_MS));
+    return;
   }
   log(`the slave still lagged after ${CATCH_UP_WAIT_MS} ms; consume runs share the cores with its catch-up`);
   extraData.slaveCatchUpTimedOut = true;
