@@ -90,7 +90,7 @@ describe('producer and error codes', () => {
     expect(new Set(results.map((r) => r.messageId)).size).toBe(16);
   });
 
-  it('answers every coalesced send with several RPCs in flight per queue (rpcsInFlightPerQueue)', async () => {
+  it('with rpcsInFlightPerQueue 4 every coalesced send gets its own stored result (the policy itself: send-coalescer unit test), and 0 is refused', async () => {
     expect(() => new Producer({ nameservers: cluster.nameservers, rpcsInFlightPerQueue: 0 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
     await admin.createTopic('lanes', { queues: 1 });
     const wide = new Producer({ nameservers: cluster.nameservers, rpcsInFlightPerQueue: 4 });
