@@ -1,7 +1,9 @@
 // The message index in level: message id → (physical offset, size) and (topic, key) → physical
 // offsets. Keys carry the segment base of the record, so retention drops a deleted segment's
-// entries with one range clear:
+// entries with one range clear per kind:
 //   id:<segmentBase 20>\0<messageId>                        u64 physicalOffset, u32 size
+//   idrun:<segmentBase 20>\0<first messageId>               a run of generator ids (id-run-index.ts)
+//   idspan:<segmentBase 20>\0<instance 12 hex>              its runs' counter span (id-run-spans.ts)
 //   key:<segmentBase 20>\0<topic>\0<key>\0<physical 16 hex>  u32 size
 //   store:indexPhysicalOffset                               u64: every record below is indexed
 // Writes are batched off the append path. Until a batch is in level, lookups find it in memory:
@@ -9,18 +11,19 @@
 // only an id found there makes a lookup scan the unwritten batches (at most
 // INDEX_PENDING_ENTRIES_MAX entries). Runs of generator-format ids (broker/id-runs.ts) get no map
 // entry: a lookup of such an id checks each unwritten batch's runs (a few comparisons per batch).
+// In level, ids of consecutive, contiguous records with consecutive generator counters share one
+// `idrun:` entry (one put per up to INDEX_RUN_IDS_MAX ids); a lookup reads both kinds.
 import type { Logger } from 'pino';
 import { writeU64 } from '../../common/record.js';
 import { generatorCounter, generatorInstance, RUN_IDS_MIN, runIndexOf, splitIdsIntoRuns, type BatchRuns } from '../id-runs.js';
 import type { DispatchBatch } from './batch-encoder.js';
+import { ID_SPAN_KEY_PREFIX, IdRunSpans } from './id-run-spans.js';
+import { ID_KEY_PREFIX, ID_RUN_KEY_PREFIX, IdRunWriter, locationInRun, RUN_LOOKUP_ENTRIES, runKeyRange, runQueryOf, type IndexLocation, type RunQuery } from './id-run-index.js';
 import { offsetFileName, segmentBaseOf } from './layout.js';
 import type { MetaDb, MetadataStore } from './metadata.js';
-import { INDEX_BATCH_ENTRIES_MAX, INDEX_PENDING_ENTRIES_MAX, INDEX_WRITE_DELAY_MS, INDEX_WRITE_ENTRIES_MIN } from './store-limits.js';
+import { INDEX_BATCH_ENTRIES_MAX, INDEX_PENDING_ENTRIES_MAX, INDEX_RUN_LOOKUP_ITERATORS_MAX, INDEX_WRITE_DELAY_MS, INDEX_WRITE_ENTRIES_MIN } from './store-limits.js';
 
-export interface IndexLocation {
-  physicalOffset: number;
-  size: number;
-}
+export type { IndexLocation } from './id-run-index.js';
 
 const PROGRESS_KEY = 'indexPhysicalOffset';
 
@@ -36,6 +39,11 @@ export class MessageIndex {
   /** Callers waiting for the backlog to drain: write at once instead of gathering. */
   private drainWaiting = 0;
   pendingEntries = 0;
+  /** Level entries written since open, by kind (tests and stats: a run of ids is one entry). */
+  runEntriesWritten = 0;
+  idEntriesWritten = 0;
+  /** Level iterators lookups opened on run entries since open (tests: one per segment whose span holds the id). */
+  runIteratorsOpened = 0;
   /**
    * The newest batch in `pending` or `inFlight` holding each id: `locateId` scans the unwritten
    * batches only for an id that is there (one map entry per id, no object per record).
@@ -44,10 +52,12 @@ export class MessageIndex {
   /** The runs of generator ids of each unwritten batch that has any (their ids are not in `unwrittenById`). */
   private readonly unwrittenRuns = new Map<DispatchBatch, BatchRuns>();
 
-  private constructor(private readonly meta: MetadataStore, private readonly db: MetaDb, private readonly segmentBytes: number, public persistedPhysicalOffset: number, private readonly log: Logger) {}
+  private constructor(private readonly meta: MetadataStore, private readonly db: MetaDb, private readonly segmentBytes: number, public persistedPhysicalOffset: number, private readonly spans: IdRunSpans, private readonly log: Logger) {}
 
   static async open(meta: MetadataStore, segmentBytes: number, log: Logger): Promise<MessageIndex> {
-    return new MessageIndex(meta, meta.db, segmentBytes, (await meta.getStoreNumber(PROGRESS_KEY)) ?? 0, log);
+    const spans = new IdRunSpans();
+    for await (const [key, value] of meta.db.iterator({ gte: ID_SPAN_KEY_PREFIX, lt: `${ID_SPAN_KEY_PREFIX}\uffff` })) spans.load(key, value);
+    return new MessageIndex(meta, meta.db, segmentBytes, (await meta.getStoreNumber(PROGRESS_KEY)) ?? 0, spans, log);
   }
 
   /** Recovery: entries at or past the log end point at nothing; index again from there. */
@@ -190,6 +200,8 @@ export class MessageIndex {
     let v = 0;
     let baseOffset = -1;
     let base = '';
+    // Records in log order, across the batches of this write: a slave's and recovery's batches of one record form runs too.
+    const ids = new IdRunWriter(chained, values, this.onRun);
     for (const batch of taken) {
       for (let i = 0; i < batch.messageIds.length; i++) {
         const physicalOffset = batch.physicalOffsets[i]!;
@@ -201,8 +213,7 @@ export class MessageIndex {
         }
         writeU64(values, v, physicalOffset);
         values.writeUInt32BE(size, v + 8);
-        const id = batch.messageIds[i]!;
-        if (id.length > 0) chained.put(`id:${base}\u0000${id}`, values.subarray(v, v + 12));
+        ids.add(batch.messageIds[i]!, base, physicalOffset, size, v);
         for (const key of batch.keys[i]!) {
           chained.put(`key:${base}\u0000${batch.topic}\u0000${key}\u0000${physicalOffset.toString(16).padStart(16, '0')}`, values.subarray(v + 8, v + 12));
         }
@@ -210,11 +221,17 @@ export class MessageIndex {
       }
       progress = Math.max(progress, batch.endPhysicalOffset);
     }
+    ids.flush();
+    this.spans.takeChanged((key, value) => chained.put(key, value));
+    this.runEntriesWritten += ids.runEntries;
+    this.idEntriesWritten += ids.idEntries;
     writeU64(values, v, progress);
     chained.put(`store:${PROGRESS_KEY}`, values.subarray(v, v + 8));
     await chained.write();
     this.persistedPhysicalOffset = progress;
   }
+
+  private readonly onRun = (segmentBaseName: string, instance: number, first: number, last: number): void => this.spans.add(segmentBaseName, instance, first, last);
 
   /** Batches not yet in level, newest first. */
   private *unwrittenNewestFirst(): Generator<DispatchBatch> {
@@ -251,14 +268,53 @@ export class MessageIndex {
         if (i >= 0 && batch.messageIds[i] === messageId) out.push({ physicalOffset: batch.physicalOffsets[i]!, size: batch.sizes[i]! });
       }
     }
-    const keys = this.segmentBasesNewestFirst(minPhysicalOffset, maxPhysicalOffset).map((base) => `id:${base}\u0000${messageId}`);
-    const values = keys.length === 0 ? [] : await this.db.getMany(keys);
+    const bases = this.segmentBasesNewestFirst(minPhysicalOffset, maxPhysicalOffset);
+    if (bases.length === 0) return out;
+    const query = runQueryOf(messageId);
+    // Both kinds at once: `id:` keys (ids in no run, and everything a broker before run entries wrote) and run entries.
+    const runBases = query === undefined ? [] : this.spans.segmentsHolding(bases, query.instance, query.counter);
+    const [values, inRuns] = await Promise.all([this.db.getMany(bases.map((base) => `${ID_KEY_PREFIX}${base}\u0000${messageId}`)), query === undefined || runBases.length === 0 ? [] : this.locateInRuns(query, runBases)]);
+    const written: IndexLocation[] = inRuns;
     for (const value of values) {
       if (value === undefined) continue;
       const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-      out.push({ physicalOffset: buf.readUInt32BE(0) * 0x1_0000_0000 + buf.readUInt32BE(4), size: buf.readUInt32BE(8) });
+      written.push({ physicalOffset: buf.readUInt32BE(0) * 0x1_0000_0000 + buf.readUInt32BE(4), size: buf.readUInt32BE(8) });
+    }
+    // Newest first; a place seen in memory and again in level (its batch was written meanwhile) is listed once.
+    written.sort((a, b) => b.physicalOffset - a.physicalOffset);
+    for (const location of written) {
+      if (!out.some((l) => l.physicalOffset === location.physicalOffset)) out.push(location);
     }
     return out;
+  }
+
+  /** The places of a generator id in the run entries of these segments: one bounded reverse range each, at most INDEX_RUN_LOOKUP_ITERATORS_MAX at once. */
+  private async locateInRuns(query: RunQuery, bases: readonly string[]): Promise<IndexLocation[]> {
+    const out: IndexLocation[] = [];
+    for (let from = 0; from < bases.length; from += INDEX_RUN_LOOKUP_ITERATORS_MAX) {
+      const found = await Promise.all(bases.slice(from, from + INDEX_RUN_LOOKUP_ITERATORS_MAX).map((base) => this.locateInSegmentRuns(query, base)));
+      for (const locations of found) out.push(...locations);
+    }
+    return out;
+  }
+
+  private async locateInSegmentRuns(query: RunQuery, base: string): Promise<IndexLocation[]> {
+    const out: IndexLocation[] = [];
+    const iterator = this.db.iterator({ ...runKeyRange(base, query), reverse: true });
+    this.runIteratorsOpened++;
+    try {
+      // One read holds every run of the range unless runs overlap (the same ids stored twice in a segment).
+      for (;;) {
+        const entries = await iterator.nextv(RUN_LOOKUP_ENTRIES);
+        for (const [key, value] of entries) {
+          const location = locationInRun(key, value, query);
+          if (location !== undefined) out.push(location);
+        }
+        if (entries.length < RUN_LOOKUP_ENTRIES) return out;
+      }
+    } finally {
+      await iterator.close();
+    }
   }
 
   /** Where records with this key may be, newest first, at most maxCount. */
@@ -286,7 +342,10 @@ export class MessageIndex {
   /** Retention: drops the entries of a deleted segment. */
   async deleteSegment(baseOffset: number): Promise<void> {
     const base = offsetFileName(baseOffset);
-    await this.db.clear({ gte: `id:${base}\u0000`, lt: `id:${base}\u0001` });
+    await this.db.clear({ gte: `${ID_KEY_PREFIX}${base}\u0000`, lt: `${ID_KEY_PREFIX}${base}\u0001` });
+    await this.db.clear({ gte: `${ID_RUN_KEY_PREFIX}${base}\u0000`, lt: `${ID_RUN_KEY_PREFIX}${base}\u0001` });
+    this.spans.deleteSegment(base);
+    await this.db.clear({ gte: `${ID_SPAN_KEY_PREFIX}${base}\u0000`, lt: `${ID_SPAN_KEY_PREFIX}${base}\u0001` });
     await this.db.clear({ gte: `key:${base}\u0000`, lt: `key:${base}\u0001` });
   }
 }

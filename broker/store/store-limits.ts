@@ -37,6 +37,25 @@ export const INDEX_WRITE_ENTRIES_MIN = 4_096;
 export const INDEX_WRITE_DELAY_MS = 5;
 /** Index entries in one level batch. */
 export const INDEX_BATCH_ENTRIES_MAX = 20_000;
+/**
+ * Most ids in one run entry of the message-id index (id-run-index.ts): 256 ids make a 1 KiB
+ * value, and one batch of a producer (128 by default) or two fit. A lookup reads the run entries
+ * whose first counter is at most this far below the id's, so it also bounds a lookup's range.
+ */
+export const INDEX_RUN_IDS_MAX = 256;
+/**
+ * Fewest ids kept as one run entry; shorter stretches get an entry per id. With runs at least
+ * this long, a lookup range holds at most INDEX_RUN_IDS_MAX / INDEX_RUN_IDS_MIN + 1 entries.
+ */
+export const INDEX_RUN_IDS_MIN = 8;
+/**
+ * Generator instances whose counter span is kept per segment (id-run-spans.ts, ~100 bytes each in
+ * memory and one small level entry): a segment is one producer process's stretch of ids per
+ * instance. Past this many, every generator-id lookup searches that segment's run entries.
+ */
+export const INDEX_RUN_SPANS_PER_SEGMENT_MAX = 1_024;
+/** Segments whose run entries one id lookup reads at once (one level iterator each). */
+export const INDEX_RUN_LOOKUP_ITERATORS_MAX = 8;
 /** Records returned by one key lookup at most. */
 export const LOOKUP_KEY_RESULTS_MAX = 64;
 
