@@ -12,9 +12,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { ConveyorError, ErrorCode } from '../common/errors.js';
 import { CHANNEL_OPTIONS, fromServiceError, type ClientMethod } from '../common/grpc.js';
-import { BrokerService } from '../proto/index.js';
+import { BrokerService, type conveyor } from '../proto/index.js';
 import { isUnreachable } from './retry-policy.js';
-import { PULL_STREAM_METHOD, sendStreamMethod, StreamMux, type StreamMuxMethod } from './stream-mux.js';
+import { PULL_STREAM_METHOD, sendStreamMethod, StreamMux, type MuxSubscription, type StreamMuxMethod, type SubscriptionListener } from './stream-mux.js';
 
 /** A channel unused this long (and idle) is closed. */
 export const CONNECTION_IDLE_CLOSE_MS_DEFAULT = 120_000;
@@ -123,6 +123,78 @@ export class BrokerConnections {
     return this.unary(address, connection, method, request, options);
   }
 
+  /**
+   * A pull subscription on `address`'s PullStream (stream-mux.ts subscribe); undefined when this
+   * client uses unary calls or that broker answered an earlier one as a plain pull (pull instead).
+   * The channel counts as in use while it is open; the observer hears how it ended.
+   */
+  subscribe(address: string, request: conveyor.IPullRequest, credit: number, deadlineMs: number, listener: SubscriptionListener<conveyor.PullResponse>): MuxSubscription | undefined {
+    if (this.transport !== 'stream' || this.closed) return undefined;
+    const connection = this.connection(address);
+    const streamMethod = streamMethodFor(BrokerService.pull);
+    if (streamMethod === undefined) return undefined;
+    let mux = connection.muxes.get(streamMethod.path) as StreamMux<conveyor.IPullRequest, conveyor.PullResponse> | undefined;
+    if (mux === undefined) {
+      mux = new StreamMux(connection.client, streamMethod, { target: address, fallback: (req, o) => this.unary(address, connection, BrokerService.pull, req, o) });
+      connection.muxes.set(streamMethod.path, mux as unknown as StreamMux<unknown, unknown>);
+    }
+    if (mux.unsupported || mux.subscriptionsRefused) return undefined;
+    connection.inFlight++;
+    let open = true;
+    const release = (): void => {
+      if (!open) return;
+      open = false;
+      connection.inFlight--;
+      connection.lastUsedMs = Date.now();
+    };
+    const subscription = mux.subscribe(request, credit, deadlineMs, {
+      answer: (response, stillOpen) => {
+        if (!stillOpen) release();
+        this.observer?.answered(address);
+        listener.answer(response, stillOpen);
+      },
+      failed: (err) => {
+        release();
+        if (!isCancelled(err) && err.fields.streamUnsupported !== true) {
+          if (isUnreachable(err.code)) this.observer?.unreachable(address);
+          else this.observer?.answered(address);
+        }
+        listener.failed(err);
+      },
+    });
+    return {
+      grant: (messages) => subscription.grant(messages),
+      cancel: () => {
+        release();
+        subscription.cancel();
+      },
+    };
+  }
+
+  /**
+   * A request on a stream method with no unary twin (the producer's SendStream frames that carry
+   * several queues' sends: client/send-frames.ts), on a stream of its own on `address`'s channel;
+   * `fallback` serves requests once the broker turns out not to implement the stream. undefined
+   * when this client uses unary calls: the caller then uses call().
+   */
+  streamCall<Req, Res>(address: string, streamMethod: StreamMuxMethod<Req, Res>, request: Req, options: CallOptions, fallback: (request: Req, options: CallOptions) => Promise<Res>): Promise<Res> | undefined {
+    if (this.transport !== 'stream') return undefined;
+    if (this.closed) return Promise.reject(new ConveyorError(ErrorCode.SHUTTING_DOWN, 'the client is shut down', { target: address }));
+    let connection: Connection;
+    try {
+      connection = this.connection(address);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const key = `${streamMethod.path}\u0000own`;
+    let mux = connection.muxes.get(key) as StreamMux<Req, Res> | undefined;
+    if (mux === undefined) {
+      mux = new StreamMux<Req, Res>(connection.client, streamMethod, { target: address, fallback });
+      connection.muxes.set(key, mux as unknown as StreamMux<unknown, unknown>);
+    }
+    return this.viaMux(address, connection, mux, request, options);
+  }
+
   private viaStream<Req, Res>(address: string, connection: Connection, method: ClientMethod<Req, Res>, streamMethod: StreamMuxMethod<Req, Res>, request: Req, options: CallOptions): Promise<Res> {
     let mux = connection.muxes.get(streamMethod.path) as StreamMux<Req, Res> | undefined;
     if (mux === undefined) {
@@ -130,6 +202,10 @@ export class BrokerConnections {
       mux = new StreamMux<Req, Res>(connection.client, streamMethod, { target: address, fallback: (req, o) => this.unary(address, connection, method, req, o) });
       connection.muxes.set(streamMethod.path, mux as unknown as StreamMux<unknown, unknown>);
     }
+    return this.viaMux(address, connection, mux, request, options);
+  }
+
+  private viaMux<Req, Res>(address: string, connection: Connection, mux: StreamMux<Req, Res>, request: Req, options: CallOptions): Promise<Res> {
     if (mux.unsupported) return mux.request(request, options);
     connection.inFlight++;
     connection.lastUsedMs = Date.now();

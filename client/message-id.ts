@@ -56,6 +56,31 @@ export function createMessageId(): string {
   return shared.next();
 }
 
+/**
+ * The id of a prepared message whose generated id is given only when its RPC is formed
+ * (assignMessageIds): never sent, and never a valid user id (validateMessageId refuses '').
+ */
+export const MESSAGE_ID_UNASSIGNED = '';
+
+/**
+ * Gives every message still without an id (MESSAGE_ID_UNASSIGNED) the process-wide generator's
+ * next ids, in order: the ids of one RPC are consecutive counters of one generator, which the
+ * broker remembers as one run (broker/id-runs.ts) instead of one entry per id. A message that
+ * already has an id (a user id, or one given to an earlier attempt) keeps it, so a retry carries
+ * the same id (the broker de-duplicates on it). Returns how many ids were given.
+ */
+export function assignMessageIds(messages: ReadonlyArray<{ messageId: string }>): number {
+  let assigned = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const message = messages[i]!;
+    if (message.messageId === MESSAGE_ID_UNASSIGNED) {
+      message.messageId = shared.next();
+      assigned++;
+    }
+  }
+  return assigned;
+}
+
 /** The creation time encoded in an id this library generated (undefined for user-supplied ids). */
 export function messageIdTimestampMs(id: string): number | undefined {
   return /^[0-9a-f]{32}$/.test(id) ? parseInt(id.slice(0, 12), 16) : undefined;

@@ -4,7 +4,7 @@ import { mapRecords, measureBatch, measureRecord, type RecordMessage } from '../
 import { ConveyorError, ErrorCode } from '../common/errors.js';
 import { validateName } from '../common/names.js';
 import type { conveyor } from '../proto/index.js';
-import { createMessageId, validateMessageId } from './message-id.js';
+import { createMessageId, MESSAGE_ID_HEX_LENGTH, MESSAGE_ID_UNASSIGNED, validateMessageId } from './message-id.js';
 
 /** What a producer sends. A string body is sent as its UTF-8 bytes. */
 export interface OutgoingMessage {
@@ -36,7 +36,10 @@ export interface Message {
   readonly flags: number;
 }
 
-/** A message ready for the wire, its id fixed (kept across retries). */
+/**
+ * A message ready for the wire, its id fixed (kept across retries) — or, for a coalesced send,
+ * MESSAGE_ID_UNASSIGNED until its first RPC is formed (prepareMessageDeferringId).
+ */
 export type PreparedMessage = RecordMessage;
 
 /**
@@ -46,20 +49,38 @@ export type PreparedMessage = RecordMessage;
  */
 export function prepareMessage(topic: string, message: OutgoingMessage, nowMs: number): PreparedMessage {
   validateName('topic', topic);
-  const prepared = toRecordMessage(message, nowMs);
+  const prepared = toRecordMessage(message, nowMs, false);
   measureRecord(topic, prepared);
   return prepared;
+}
+
+/**
+ * prepareMessage for a send that is coalesced: a message without a user id gets
+ * MESSAGE_ID_UNASSIGNED, and its generated id when its RPC is formed (message-id.ts
+ * assignMessageIds), so the ids of one RPC are consecutive. Every limit is checked here all the
+ * same: a generated id has a fixed length (preparedRecordBytes counts it).
+ */
+export function prepareMessageDeferringId(topic: string, message: OutgoingMessage, nowMs: number): PreparedMessage {
+  validateName('topic', topic);
+  const prepared = toRecordMessage(message, nowMs, true);
+  measureRecord(topic, prepared);
+  return prepared;
+}
+
+/** The record size of a prepared message, counting a generated id not assigned yet at its fixed length. */
+export function preparedRecordBytes(topic: string, message: PreparedMessage): number {
+  return measureRecord(topic, message) + (message.messageId === MESSAGE_ID_UNASSIGNED ? MESSAGE_ID_HEX_LENGTH : 0);
 }
 
 /** Same as prepareMessage for a batch; also checks the batch count and byte limits (BATCH_TOO_LARGE). */
 export function prepareBatch(topic: string, messages: readonly OutgoingMessage[], nowMs: number): PreparedMessage[] {
   validateName('topic', topic);
-  const prepared = messages.map((m) => toRecordMessage(m, nowMs));
+  const prepared = messages.map((m) => toRecordMessage(m, nowMs, false));
   measureBatch(topic, prepared);
   return prepared;
 }
 
-function toRecordMessage(message: OutgoingMessage, nowMs: number): RecordMessage {
+function toRecordMessage(message: OutgoingMessage, nowMs: number, deferId: boolean): RecordMessage {
   // The same field rules the broker applies (broker/validate.ts), checked before anything is sent.
   const tag = message.tag ?? '';
   if (/[|\s]/.test(tag)) {
@@ -73,7 +94,7 @@ function toRecordMessage(message: OutgoingMessage, nowMs: number): RecordMessage
   }
   const body = typeof message.body === 'string' ? Buffer.from(message.body, 'utf8') : message.body;
   return {
-    messageId: message.messageId === undefined ? createMessageId() : validateMessageId(message.messageId),
+    messageId: message.messageId !== undefined ? validateMessageId(message.messageId) : deferId ? MESSAGE_ID_UNASSIGNED : createMessageId(),
     keys: [...(message.keys ?? [])],
     tag,
     properties: { ...(message.properties ?? {}) },

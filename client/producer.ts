@@ -3,17 +3,17 @@
 // another broker group with the same message ids (the broker de-duplicates on them). Ordered sends
 // pick the queue from a sharding key and never hop.
 import type { Logger } from '../common/logging.js';
-import { measureRecord } from '../common/record.js';
 import { ConveyorError, ErrorCode, errorCodeName } from '../common/errors.js';
-import type { ClientMethod } from '../common/grpc.js';
 import { validateName } from '../common/names.js';
-import { BrokerService, type conveyor } from '../proto/index.js';
+import type { conveyor } from '../proto/index.js';
 import { ClientContext, clientLogger, requireRunning, type ClientOptions, type LifecycleState } from './client-context.js';
 import { FaultAvoidance } from './fault-avoidance.js';
-import { prepareBatch, prepareMessage, type OutgoingMessage, type PreparedMessage } from './message.js';
+import { prepareBatch, prepareMessage, prepareMessageDeferringId, preparedRecordBytes, type OutgoingMessage, type PreparedMessage } from './message.js';
+import { assignMessageIds, MESSAGE_ID_UNASSIGNED } from './message-id.js';
 import { QueueSelector, shardQueue } from './queue-selector.js';
 import { SendCoalescer } from './send-coalescer.js';
-import { encodeSendRequest, type SendRequestInput } from './send-request-encoder.js';
+import { encodeSendRequest } from './send-request-encoder.js';
+import { SendFrames } from './send-frames.js';
 import { codeOf, isRetryableSendError, refreshesRoute } from './retry-policy.js';
 import { MASTER_BROKER_ID, masterAddress, writableQueues, type MessageQueue, type TopicRoute } from './route.js';
 
@@ -35,13 +35,6 @@ const AUTO_CREATE_ROUTE_TTL_MS = 1_000;
 const AUTO_CREATE_ROUTES_MAX = 1_000;
 /** Producer group used when none is given. */
 export const PRODUCER_GROUP_DEFAULT = 'DEFAULT_PRODUCER';
-
-/** BrokerService.send with the producer's one-buffer request encoder (same bytes as the generated one). */
-const SEND_METHOD: ClientMethod<SendRequestInput, conveyor.SendResponse> = {
-  path: BrokerService.send.path,
-  requestSerialize: encodeSendRequest,
-  responseDeserialize: BrokerService.send.responseDeserialize,
-};
 
 /**
  * OK: stored (and flushed/replicated as configured). SLAVE_TIMEOUT / SLAVE_NOT_AVAILABLE: stored
@@ -91,6 +84,10 @@ export interface ProducerStats {
   onewaySent: number;
   onewayFailed: number;
   retries: number;
+  /** Send RPCs made (one per queue's batch, including retries). */
+  sendRequests: number;
+  /** Frames (or unary calls) those RPCs went out in: fewer when several queues of one broker shared one (send-frames.ts). */
+  sendFrames: number;
 }
 
 export class Producer {
@@ -107,12 +104,15 @@ export class Producer {
   private readonly counters = { onewaySent: 0, onewayFailed: 0, retries: 0 };
   /** Concurrent send() calls to one (broker, topic, queue) share batch RPCs (send-coalescer.ts). */
   private readonly coalescer: SendCoalescer<PreparedMessage, SendResult>;
+  /** Send RPCs to one broker in one turn of the event loop share a frame (send-frames.ts); made with the context. */
+  private frames: SendFrames | undefined;
   private readonly log: Logger;
 
   constructor(private readonly options: ProducerOptions = {}) {
     this.group = validateName('producer group', options.group ?? PRODUCER_GROUP_DEFAULT);
     this.sendTimeoutMs = positiveInteger('sendTimeoutMs', options.sendTimeoutMs ?? SEND_TIMEOUT_MS_DEFAULT);
-    this.coalescer = new SendCoalescer(options.rpcsInFlightPerQueue);
+    // Generated ids are given as a coalesced RPC is formed: consecutive counters within one RPC.
+    this.coalescer = new SendCoalescer<PreparedMessage, SendResult>(options.rpcsInFlightPerQueue, assignMessageIds);
     const retries = options.retries ?? SEND_RETRIES_DEFAULT;
     if (!Number.isInteger(retries) || retries < 0 || retries > SEND_RETRIES_MAX) {
       throw new ConveyorError(ErrorCode.INVALID_ARGUMENT, `retries must be a whole number from 0 to ${SEND_RETRIES_MAX}, got ${retries}`, { retries });
@@ -126,6 +126,7 @@ export class Producer {
   async start(): Promise<void> {
     if (this.state !== 'created') return;
     this.context = new ClientContext(this.options, this.log);
+    this.frames = new SendFrames(this.context.connections);
     this.state = 'running';
   }
 
@@ -135,7 +136,8 @@ export class Producer {
    */
   async send(topic: string, message: OutgoingMessage): Promise<SendResult> {
     const context = this.running();
-    const prepared = prepareMessage(topic, message, Date.now());
+    // A generated id is given when the message's first RPC is formed (and kept for its retries).
+    const prepared = prepareMessageDeferringId(topic, message, Date.now());
     const [result] = await this.sendWithRetries(context, topic, [prepared], this.retries, true);
     return result as SendResult;
   }
@@ -185,7 +187,8 @@ export class Producer {
   }
 
   stats(): ProducerStats {
-    return { onewayInFlight: this.oneway.size, ...this.counters };
+    const frames = this.frames?.stats ?? { requests: 0, frames: 0 };
+    return { onewayInFlight: this.oneway.size, ...this.counters, sendRequests: frames.requests, sendFrames: frames.frames };
   }
 
   /** Waits for unanswered oneway sends (each bounded by its deadline), then closes connections. */
@@ -247,22 +250,25 @@ export class Producer {
     const address = masterAddress(route, queue.brokerName);
     if (address === undefined) throw noWritableQueue(queue.topic, route);
     const key = `${address}\u0000${queue.topic}\u0000${queue.queueId}`;
-    return this.coalescer.submit(key, message, measureRecord(queue.topic, message), (batch) => this.attempt(context, route, queue, batch));
+    return this.coalescer.submit(key, message, preparedRecordBytes(queue.topic, message), (batch) => this.attempt(context, route, queue, batch, true));
   }
 
-  /** One RPC to the master of the queue's broker group. Records latency or failure for fault avoidance. */
-  private async attempt(context: ClientContext, route: TopicRoute, queue: MessageQueue, messages: PreparedMessage[]): Promise<SendResult[]> {
+  /**
+   * One RPC to the master of the queue's broker group. Records latency or failure for fault
+   * avoidance. `shareFrame`: a coalesced RPC, which may share a frame with the other queues' RPCs
+   * to that broker (send-frames.ts); a sendBatch goes alone, as its caller issued it.
+   */
+  private async attempt(context: ClientContext, route: TopicRoute, queue: MessageQueue, messages: PreparedMessage[], shareFrame = false): Promise<SendResult[]> {
     const address = masterAddress(route, queue.brokerName);
     if (address === undefined) throw noWritableQueue(queue.topic, route);
+    for (let i = 0; i < messages.length; i++) {
+      if (messages[i]!.messageId === MESSAGE_ID_UNASSIGNED) throw new Error(`assertion failed: message ${i} of a send to ${queue.topic} has no id (ids are given as a coalesced RPC is formed)`);
+    }
     const started = Date.now();
     let response: conveyor.SendResponse;
     try {
-      response = await context.connections.call(
-        address,
-        SEND_METHOD,
-        { topic: queue.topic, queueId: queue.queueId, producerGroup: this.group, messages, acceptsStoredBatch: true },
-        { deadlineMs: this.sendTimeoutMs },
-      );
+      const request = encodeSendRequest({ topic: queue.topic, queueId: queue.queueId, producerGroup: this.group, messages, acceptsStoredBatch: true });
+      response = await (this.frames as SendFrames).send(address, request, this.sendTimeoutMs, shareFrame);
     } catch (err) {
       const code = codeOf(err);
       if (isRetryableSendError(code)) this.fault.recordFailure(queue.brokerName);

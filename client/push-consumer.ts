@@ -13,7 +13,7 @@ import { LocalOffsetStore } from './local-offset-store.js';
 import type { Message } from './message.js';
 import { BrokerOffsetStore, type OffsetStore } from './offset-store.js';
 import { PULL_LONG_POLL_MS_DEFAULT, PULL_MAX_BYTES_DEFAULT, PULL_MAX_COUNT_MAX } from './queue-reader.js';
-import { QueuePuller, type StartPosition } from './queue-puller.js';
+import { QueuePuller, type ReadKind, type StartPosition } from './queue-puller.js';
 import { allocateAveragely, diffAssignment } from './rebalance.js';
 import { codeOf } from './retry-policy.js';
 import { allAddresses, compareQueues, queueKey, readableQueues, type MessageQueue, type TopicRoute } from './route.js';
@@ -66,6 +66,12 @@ export interface PushConsumerOptions extends ClientOptions {
   pullMaxBytes?: number;
   /** Long-poll hold asked of the broker (default 15000 ms). */
   longPollMs?: number;
+  /**
+   * Read each queue through a pull subscription where the broker takes one (default true): the
+   * broker pushes records as they land, no request per answer (docs/client.md). False: one
+   * long-poll pull per answer, as before.
+   */
+  pullSubscriptions?: boolean;
   rebalanceIntervalMs?: number;
   heartbeatIntervalMs?: number;
   commitIntervalMs?: number;
@@ -97,6 +103,7 @@ export class PushConsumer {
   private committing: Promise<void> = Promise.resolve();
   private heartbeatAddresses = new Set<string>();
   private pulledFromSlaves = 0;
+  private readonly reads: Record<ReadKind, number> = { pull: 0, subscribe: 0, 'top-up': 0, pushed: 0 };
 
   constructor(private readonly options: PushConsumerOptions) {
     this.group = validateName('consumer group', options.group);
@@ -179,11 +186,14 @@ export class PushConsumer {
     return this.committing;
   }
 
-  /** `pulledFromSlaves`: messages pulled from a slave (failover reads) since start. */
-  stats(): { queues: number; cached: number; running: number; handled: number; givenUp: number; pulledFromSlaves: number } {
+  /**
+   * `pulledFromSlaves`: messages pulled from a slave (failover reads) since start. `reads`: pull
+   * requests sent, subscriptions opened, credit top-ups sent, answers pushed by subscriptions.
+   */
+  stats(): { queues: number; cached: number; running: number; handled: number; givenUp: number; pulledFromSlaves: number; reads: Readonly<Record<ReadKind, number>> } {
     const cached = [...this.pullers.values()].reduce((sum, p) => sum + (p.processQueue?.cachedCount ?? 0), 0);
     const d = this.dispatcher?.stats;
-    return { queues: this.pullers.size, cached, running: d?.running ?? 0, handled: d?.handled ?? 0, givenUp: d?.givenUp ?? 0, pulledFromSlaves: this.pulledFromSlaves };
+    return { queues: this.pullers.size, cached, running: d?.running ?? 0, handled: d?.handled ?? 0, givenUp: d?.givenUp ?? 0, pulledFromSlaves: this.pulledFromSlaves, reads: { ...this.reads } };
   }
 
   /**
@@ -323,6 +333,8 @@ export class PushConsumer {
       longPollMs: this.options.longPollMs ?? PULL_LONG_POLL_MS_DEFAULT,
       maxCachedMessagesPerQueue: this.options.maxCachedMessagesPerQueue ?? MAX_CACHED_MESSAGES_PER_QUEUE_DEFAULT,
       onSlaveMessages: (count) => (this.pulledFromSlaves += count),
+      subscribe: this.options.pullSubscriptions ?? true,
+      onRead: (kind) => this.reads[kind]++,
       log: this.log,
     });
     this.pullers.set(queueKey(queue), puller);

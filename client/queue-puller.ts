@@ -7,9 +7,10 @@ import type { Logger } from '../common/logging.js';
 import type { ClientContext } from './client-context.js';
 import type { ConsumeDispatcher } from './consume-dispatcher.js';
 import type { Message } from './message.js';
+import type { ProcessQueue } from './process-queue.js';
 import type { OffsetStore } from './offset-store.js';
-import { ProcessQueue } from './process-queue.js';
-import { offsetAfterOutOfRange, pullQueue, queueRange, searchOffset } from './queue-reader.js';
+import { offsetAfterOutOfRange, pullQueue, queueRange, searchOffset, type PullResult } from './queue-reader.js';
+import { consumeSubscribed, SubscribedProcessQueue } from './queue-subscription.js';
 import { outOfRangeAction } from './read-target.js';
 import { codeOf } from './retry-policy.js';
 import { MASTER_BROKER_ID, queueKey, type MessageQueue } from './route.js';
@@ -34,6 +35,12 @@ export type StartPosition = 'first' | 'last' | { timestamp: number };
 /** Back-off after a failed pull: doubles from the first value up to the last. */
 export const PULL_BACKOFF_FIRST_MS = 100;
 export const PULL_BACKOFF_MAX_MS = 3_000;
+/**
+ * After a broker could not take a subscription (it predates them, or the client uses unary
+ * calls), the queue is pulled for this long before a subscription is tried again: a broker
+ * upgraded meanwhile is subscribed within a minute, and an old one costs one route lookup a minute.
+ */
+export const SUBSCRIBE_RETRY_MS = 60_000;
 
 export interface PullerSettings {
   context: ClientContext;
@@ -48,15 +55,23 @@ export interface PullerSettings {
   maxCachedMessagesPerQueue: number;
   /** Called with the messages of every pull a slave answered (consumer statistics). */
   onSlaveMessages?: (count: number) => void;
+  /** Read through a pull subscription where the broker takes one (default), else one pull per answer. */
+  subscribe?: boolean;
+  /** Counts request frames and answers (consumer statistics): a pull, a subscription opened, a top-up, an answer pushed by a subscription. */
+  onRead?: (kind: ReadKind) => void;
   log: Logger;
 }
 
+export type ReadKind = 'pull' | 'subscribe' | 'top-up' | 'pushed';
+
 export class QueuePuller {
-  processQueue: ProcessQueue | undefined;
+  processQueue: SubscribedProcessQueue | undefined;
   private readonly abort = new AbortController();
   private loopDone: Promise<void> = Promise.resolve();
   private stopped = false;
   private backoffMs = 0;
+  /** Until when to pull instead of subscribing (SUBSCRIBE_RETRY_MS). */
+  private pullUntilMs = 0;
 
   constructor(readonly queue: MessageQueue, private readonly settings: PullerSettings) {}
 
@@ -84,7 +99,7 @@ export class QueuePuller {
     const { settings } = this;
     const start = await this.untilStopped(() => this.startOffset());
     if (start === undefined) return;
-    const processQueue = new ProcessQueue(this.queue, start, settings.maxCachedMessagesPerQueue);
+    const processQueue = new SubscribedProcessQueue(this.queue, start, settings.maxCachedMessagesPerQueue);
     this.processQueue = processQueue;
     if (this.stopped) processQueue.drop();
     while (!this.stopped) {
@@ -92,6 +107,15 @@ export class QueuePuller {
       if (this.stopped) break;
       const offset = processQueue.tracker.nextOffset;
       try {
+        if (settings.subscribe !== false && Date.now() >= this.pullUntilMs) {
+          const end = await this.subscribed(processQueue);
+          this.backoffMs = 0;
+          if (end !== 'pull') continue;
+          this.pullUntilMs = Date.now() + SUBSCRIBE_RETRY_MS;
+          if (this.stopped) break;
+          continue;
+        }
+        settings.onRead?.('pull');
         const result = await pullQueue(settings.context, this.queue, offset, {
           group: settings.group,
           maxCount: Math.min(settings.pullBatchSize, processQueue.room()),
@@ -102,24 +126,55 @@ export class QueuePuller {
         });
         this.backoffMs = 0;
         if (this.stopped) break;
-        if (result.brokerId !== MASTER_BROKER_ID && result.messages.length > 0) settings.onSlaveMessages?.(result.messages.length);
-        const messages = inOrderFrom(result.messages, offset);
-        const last = messages[messages.length - 1];
-        const next = Math.max(result.nextOffset, offset, last ? last.queueOffset + 1 : 0);
-        const offsets = new Array<number>(messages.length);
-        for (let i = 0; i < messages.length; i++) offsets[i] = messages[i]!.queueOffset;
-        processQueue.received(offsets, next);
-        let wanted = messages;
-        if (settings.tagFilter.tags !== undefined) {
-          wanted = messages.filter((m) => matchesTag(settings.tagFilter, m.tag));
-          for (const m of messages) if (!matchesTag(settings.tagFilter, m.tag)) processQueue.complete(m.queueOffset);
-        }
-        if (wanted.length > 0) settings.dispatcher.submit(processQueue, wanted);
+        this.deliver(processQueue, result, offset);
       } catch (err) {
         if (this.stopped) break;
         await this.onPullError(processQueue, offset, err);
       }
     }
+  }
+
+  /** Reads through one subscription until it ends (queue-subscription.ts); errors are thrown as a pull's. */
+  private subscribed(processQueue: SubscribedProcessQueue): Promise<'pull' | 'again' | 'stopped'> {
+    const { settings } = this;
+    return consumeSubscribed(
+      settings.context,
+      this.queue,
+      processQueue,
+      {
+        group: settings.group,
+        pullBatchSize: settings.pullBatchSize,
+        pullMaxBytes: settings.pullMaxBytes,
+        tagExpression: settings.tagFilter.expression,
+        longPollMs: settings.longPollMs,
+        maxCachedMessages: settings.maxCachedMessagesPerQueue,
+        ...(settings.onRead === undefined ? {} : { onRequestFrame: settings.onRead }),
+      },
+      this.abort.signal,
+      (result, offset) => {
+        settings.onRead?.('pushed');
+        if (!this.stopped) this.deliver(processQueue, result, offset);
+      },
+      (listener) => (processQueue.onSpace = listener),
+    );
+  }
+
+  /** One answer (a pull's or a subscription's) read from `offset`: into the process queue, wanted messages to the dispatcher. */
+  private deliver(processQueue: ProcessQueue, result: PullResult, offset: number): void {
+    const { settings } = this;
+    if (result.brokerId !== MASTER_BROKER_ID && result.messages.length > 0) settings.onSlaveMessages?.(result.messages.length);
+    const messages = inOrderFrom(result.messages, offset);
+    const last = messages[messages.length - 1];
+    const next = Math.max(result.nextOffset, offset, last ? last.queueOffset + 1 : 0);
+    const offsets = new Array<number>(messages.length);
+    for (let i = 0; i < messages.length; i++) offsets[i] = messages[i]!.queueOffset;
+    processQueue.received(offsets, next);
+    let wanted = messages;
+    if (settings.tagFilter.tags !== undefined) {
+      wanted = messages.filter((m) => matchesTag(settings.tagFilter, m.tag));
+      for (const m of messages) if (!matchesTag(settings.tagFilter, m.tag)) processQueue.complete(m.queueOffset);
+    }
+    if (wanted.length > 0) settings.dispatcher.submit(processQueue, wanted);
   }
 
   private async onPullError(processQueue: ProcessQueue, offset: number, err: unknown): Promise<void> {

@@ -135,9 +135,7 @@ function watchBroker(context: ClientContext, queue: MessageQueue, target: Broker
   parent?.addEventListener('abort', onParentAbort, { once: true });
   if (parent?.aborted) controller.abort();
   const timer = setInterval(() => {
-    const route = context.routes.peek(queue.topic);
-    const suspect = (a: string): boolean => context.suspicion.isSuspect(a);
-    if (isListed(route, queue.brokerName, address) && !suspect(address) && (route === undefined || !betterBrokerListed(route, queue.brokerName, target, suspect))) return;
+    if (stillTheBrokerToRead(context, queue, target)) return;
     gaveUp = true;
     controller.abort();
   }, PULL_WATCH_INTERVAL_MS);
@@ -152,8 +150,18 @@ function watchBroker(context: ClientContext, queue: MessageQueue, target: Broker
   };
 }
 
+/**
+ * True while `target` is the broker a long read of `queue` should stay at: still in the route,
+ * not suspected dead, and (for a slave) the group's master not back. A map lookup or two.
+ */
+export function stillTheBrokerToRead(context: ClientContext, queue: MessageQueue, target: BrokerCandidate): boolean {
+  const route = context.routes.peek(queue.topic);
+  const suspect = (a: string): boolean => context.suspicion.isSuspect(a);
+  return isListed(route, queue.brokerName, target.address) && !suspect(target.address) && (route === undefined || !betterBrokerListed(route, queue.brokerName, target, suspect));
+}
+
 /** The same error with the answering broker added to its fields. */
-function withBroker(err: unknown, address: string, brokerId: number): unknown {
+export function withBroker(err: unknown, address: string, brokerId: number): unknown {
   if (!(err instanceof ConveyorError)) return err;
   return new ConveyorError(err.code, err.message, { ...err.fields, brokerId, address }, { cause: err });
 }
@@ -177,7 +185,11 @@ export async function pullQueue(context: ClientContext, queue: MessageQueue, off
     },
     { deadlineMs: maxWaitMs + PULL_DEADLINE_MARGIN_MS, signal: options.signal, watch: maxWaitMs > 0 },
   );
-  const response = answer.value;
+  return pullResultOf(answer.value, queue);
+}
+
+/** A pull answer (or a subscription's) as the consumer sees it: the messages decoded from the stored records. */
+export function pullResultOf(response: conveyor.PullResponse, queue: MessageQueue): PullResult {
   const status = pullStatus(response.status);
   const messages = status === 'FOUND' ? messagesFromRecords(response.records, response.brokerName || queue.brokerName) : [];
   return {

@@ -35,8 +35,12 @@ interface Lane<M, R> {
 export class SendCoalescer<M, R> {
   private readonly lanes = new Map<string, Lane<M, R>>();
 
-  /** `rpcsInFlightMax`: RPCs one lane may have in flight at once (1 … COALESCE_RPCS_IN_FLIGHT_MAX). */
-  constructor(readonly rpcsInFlightMax: number = COALESCE_RPCS_IN_FLIGHT_DEFAULT) {
+  /**
+   * `rpcsInFlightMax`: RPCs one lane may have in flight at once (1 … COALESCE_RPCS_IN_FLIGHT_MAX).
+   * `form`: called with each batch as it is formed, just before its `run` (the producer gives
+   * generated message ids there, so the ids of one RPC are consecutive).
+   */
+  constructor(readonly rpcsInFlightMax: number = COALESCE_RPCS_IN_FLIGHT_DEFAULT, private readonly form?: (messages: M[]) => void) {
     if (!Number.isInteger(rpcsInFlightMax) || rpcsInFlightMax < 1 || rpcsInFlightMax > COALESCE_RPCS_IN_FLIGHT_MAX) {
       throw new ConveyorError(ErrorCode.INVALID_ARGUMENT, `RPCs in flight per queue must be an integer from 1 to ${COALESCE_RPCS_IN_FLIGHT_MAX}, got ${String(rpcsInFlightMax)}`, { value: rpcsInFlightMax });
     }
@@ -82,7 +86,9 @@ export class SendCoalescer<M, R> {
     lane.inFlight++;
     let sent: Promise<R[]>;
     try {
-      sent = lane.run(batch.map((w) => w.message));
+      const messages = batch.map((w) => w.message);
+      this.form?.(messages);
+      sent = lane.run(messages);
     } catch (err) {
       sent = Promise.reject(err);
     }

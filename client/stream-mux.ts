@@ -12,6 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ConveyorError, ErrorCode } from '../common/errors.js';
 import { fromErrorDetail, fromServiceError } from '../common/grpc.js';
 import { encodeRequestFrame } from '../common/stream-frames.js';
+import { varintBytes, writeVarint } from '../common/varint.js';
 import { BrokerService, conveyor } from '../proto/index.js';
 import { PendingRequests, STREAM_PENDING_REQUESTS_MAX, type PendingRequest } from './pending-requests.js';
 
@@ -25,6 +26,8 @@ export interface AnswerFrame<Res> {
   id: number;
   response?: Res | null;
   error?: conveyor.IErrorDetail | null;
+  /** PullStream: an answer of an open subscription; more may follow on `id`. */
+  subscribed?: boolean | null;
 }
 
 /** One stream method seen from the client: how to encode the nested request, decode an answer frame. */
@@ -35,6 +38,12 @@ export interface StreamMuxMethod<Req, Res> {
   responseDeserialize(bytes: Buffer): AnswerFrame<Res>;
   /** The broker understands cancel frames (PullStream): a cancelled request stops holding there too. */
   cancels: boolean;
+  /**
+   * Writes the whole request frame itself (the producer's SendStream frames that carry several
+   * queues' sends, client/send-frames.ts); without it the frame is the header around
+   * requestSerialize's bytes. A throw fails that request only.
+   */
+  frameSerialize?(id: number, timeoutMs: number, request: Req): Buffer;
 }
 
 /** SendStream with a given SendRequest encoder (the producer's one-buffer encoder, or the generated one). */
@@ -56,6 +65,28 @@ export interface StreamRequestOptions {
   /** Aborting drops the request (and, on PullStream, tells the broker); it rejects with the error BrokerConnections gives a cancelled call. */
   signal?: AbortSignal;
 }
+
+/** What a subscription (subscribe()) reports. Neither is called after cancel(). */
+export interface SubscriptionListener<Res> {
+  /**
+   * One answer. `open` false: the broker served the request as a plain pull (it predates
+   * subscriptions, or the stream fell back to unary calls): this was the only answer.
+   */
+  answer(response: Res, open: boolean): void;
+  /** The subscription ended with this error (the broker's answer, a broken stream, close()). */
+  failed(err: ConveyorError): void;
+}
+
+/** An open subscription seen from the client. */
+export interface MuxSubscription {
+  /** Lets the broker send this many more messages (one small frame). */
+  grant(messages: number): void;
+  /** Ends it here and at the broker; answers still on the way are dropped. */
+  cancel(): void;
+}
+
+/** PullStreamRequest field 5 (`subscribe_credit`), varint. */
+const SUBSCRIBE_CREDIT_TAG = (5 << 3) | 0;
 
 export interface StreamMuxOptions<Req, Res> {
   /** The broker address, carried in errors as `target` (as callUnary does). */
@@ -87,6 +118,9 @@ export class StreamMux<Req, Res> {
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
   private unsupportedError: ConveyorError | undefined;
+  /** Open subscriptions by id (each also in `pending`, with no deadline, so a broken stream fails it). */
+  private readonly subscriptions = new Map<number, SubscriptionListener<Res>>();
+  private subscriptionsRefusedFlag = false;
 
   constructor(
     private readonly client: grpc.Client,
@@ -114,9 +148,10 @@ export class StreamMux<Req, Res> {
     if (this.pending.isFull) {
       return Promise.reject(new ConveyorError(ErrorCode.SERVICE_UNAVAILABLE, `more than ${this.pending.max} requests waiting on one ${this.method.path} stream to ${target ?? 'the broker'}`, { target, pendingMax: this.pending.max }));
     }
-    let nested: Uint8Array;
+    const frameSerialize = this.method.frameSerialize;
+    let nested: Uint8Array | undefined;
     try {
-      nested = this.method.requestSerialize(request);
+      if (frameSerialize === undefined) nested = this.method.requestSerialize(request);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -129,14 +164,96 @@ export class StreamMux<Req, Res> {
     return new Promise<Res>((resolve, reject) => {
       const entry: Waiting<Req, Res> = { resolve, reject, deadlineAtMs: Date.now() + options.deadlineMs, request, options };
       const id = this.pending.add(entry);
+      const timeoutMs = Math.min(Math.max(0, Math.ceil(options.deadlineMs)), FRAME_TIMEOUT_MS_MAX);
+      let frame: Buffer;
+      try {
+        frame = frameSerialize === undefined ? encodeRequestFrame(id, timeoutMs, nested as Uint8Array) : frameSerialize(id, timeoutMs, request);
+      } catch (err) {
+        this.pending.take(id);
+        reject(err);
+        return;
+      }
       const signal = options.signal;
       if (signal !== undefined) {
         const onAbort = (): void => this.abort(id);
         signal.addEventListener('abort', onAbort, { once: true });
         entry.cleanup = () => signal.removeEventListener('abort', onAbort);
       }
-      stream.write(encodeRequestFrame(id, Math.min(Math.max(0, Math.ceil(options.deadlineMs)), FRAME_TIMEOUT_MS_MAX), nested));
+      stream.write(frame);
     });
+  }
+
+  /** The broker answered a subscription as a plain pull: it predates them (pull instead). */
+  get subscriptionsRefused(): boolean {
+    return this.subscriptionsRefusedFlag;
+  }
+
+  /**
+   * Opens a subscription (PullStream: docs/wire.md "Pull subscriptions"): `request` is sent once
+   * with `credit`; the broker answers on its id whenever records land, within the credit granted.
+   * `deadlineMs` bounds only a broker that serves it as a plain pull. Errors (including a full
+   * stream or a closed multiplexer) reach `listener.failed`, after this returns.
+   */
+  subscribe(request: Req, credit: number, deadlineMs: number, listener: SubscriptionListener<Res>): MuxSubscription {
+    let id = 0;
+    const ended = (): void => {
+      this.subscriptions.delete(id);
+    };
+    const entry: Waiting<Req, Res> = {
+      resolve: (response) => {
+        ended();
+        listener.answer(response, false);
+      },
+      reject: (err) => {
+        ended();
+        listener.failed(err instanceof ConveyorError ? err : new ConveyorError(ErrorCode.INTERNAL, String(err), { target: this.options.target }));
+      },
+      deadlineAtMs: Number.POSITIVE_INFINITY,
+      request,
+      options: { deadlineMs },
+    };
+    const handle: MuxSubscription = {
+      grant: (messages) => {
+        if (this.subscriptions.get(id) !== listener || this.stream === undefined) return;
+        const frame = conveyor.PullStreamRequest.encode({ id, subscribeCredit: messages }).finish();
+        this.stream.write(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
+      },
+      cancel: () => {
+        if (this.subscriptions.get(id) !== listener) return;
+        this.subscriptions.delete(id);
+        this.pending.take(id);
+        if (this.stream !== undefined) {
+          const frame = conveyor.PullStreamRequest.encode({ id, cancel: true }).finish();
+          this.stream.write(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
+        }
+      },
+    };
+    const fail = (err: unknown): MuxSubscription => {
+      queueMicrotask(() => entry.reject(err));
+      return handle;
+    };
+    const { target } = this.options;
+    if (this.closed) return fail(new ConveyorError(ErrorCode.SHUTTING_DOWN, 'the client is shut down', { target }));
+    if (this.unsupportedError !== undefined) return fail(this.unsupportedError);
+    if (this.pending.isFull) return fail(new ConveyorError(ErrorCode.SERVICE_UNAVAILABLE, `more than ${this.pending.max} requests waiting on one ${this.method.path} stream to ${target ?? 'the broker'}`, { target, pendingMax: this.pending.max }));
+    let frame: Buffer;
+    let stream: grpc.ClientDuplexStream<Buffer, AnswerFrame<Res>>;
+    try {
+      const nested = this.method.requestSerialize(request);
+      stream = this.open();
+      id = this.pending.add(entry);
+      const plain = encodeRequestFrame(id, Math.min(Math.max(0, Math.ceil(deadlineMs)), FRAME_TIMEOUT_MS_MAX), nested);
+      frame = Buffer.allocUnsafe(plain.length + 1 + varintBytes(credit));
+      frame.set(plain, 0);
+      frame[plain.length] = SUBSCRIBE_CREDIT_TAG;
+      writeVarint(frame, plain.length + 1, credit);
+    } catch (err) {
+      if (id !== 0) this.pending.take(id);
+      return fail(err instanceof ConveyorError ? err : fromServiceError(err, target));
+    }
+    this.subscriptions.set(id, listener);
+    stream.write(frame);
+    return handle;
   }
 
   /** Ends the stream; pending requests fail with SHUTTING_DOWN, later ones at once. */
@@ -171,6 +288,11 @@ export class StreamMux<Req, Res> {
   }
 
   private answer(frame: AnswerFrame<Res>): void {
+    const subscription = this.subscriptions.get(frame.id);
+    if (subscription !== undefined) {
+      if (frame.subscribed === true && frame.response != null) return subscription.answer(frame.response, true);
+      if (frame.response != null) this.subscriptionsRefusedFlag = true;
+    }
     const entry = this.pending.take(frame.id);
     if (entry === undefined) return; // timed out or cancelled meanwhile: the answer is dropped
     if (frame.error != null) entry.reject(fromErrorDetail(frame.error, this.options.target, frame.error));
@@ -189,7 +311,7 @@ export class StreamMux<Req, Res> {
         // requests go to the fallback as they are, with what is left of their deadlines.
         const now = Date.now();
         for (const entry of this.pending.takeAll() as Array<Waiting<Req, Res>>) {
-          fallback(entry.request, { ...entry.options, deadlineMs: Math.max(0, entry.deadlineAtMs - now) }).then(entry.resolve, entry.reject);
+          fallback(entry.request, { ...entry.options, deadlineMs: Math.min(Math.max(0, entry.deadlineAtMs - now), entry.options.deadlineMs) }).then(entry.resolve, entry.reject);
         }
         return;
       }

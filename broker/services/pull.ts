@@ -14,6 +14,7 @@ import { deadlineRemainingMs } from './deadline.js';
 import { FrameCall } from './frame-call.js';
 import { PullFramePool } from './pull-frame-pool.js';
 import { EncodedPullResponse, encodePullResponseInPlace, PULL_RESPONSE_HEADROOM_BYTES } from './pull-response.js';
+import { SubscriptionCount } from './pull-subscription.js';
 
 /** Records per pull when the request leaves max_count at 0: a consumer's usual batch. */
 export const PULL_COUNT_DEFAULT = 32;
@@ -44,10 +45,19 @@ function pullStatus(status: ReadResult['status']): conveyor.PullStatus {
   }
 }
 
+/** One queue's reads with a pull's checked caps and filter (PullService.reader). */
+export interface QueueReader {
+  /** The request's max count, clamped. */
+  readonly maxCount: number;
+  read(queueOffset: number, maxCount?: number): Promise<ReadResult>;
+}
+
 export class PullService {
   /** Buffers of answers that go out on a PullStream, given back by written() (pull-frame-pool.ts). */
   readonly framePool = new PullFramePool();
   private readonly takeFrame = (bytes: number): Buffer => this.framePool.take(bytes);
+  /** Pull subscriptions open on this broker (pull-subscription.ts). */
+  readonly subscriptions = new SubscriptionCount();
 
   constructor(private readonly ctx: ServiceContext) {}
 
@@ -57,6 +67,26 @@ export class PullService {
   }
 
   async pull(request: conveyor.PullRequest, call?: grpc.ServerUnaryCall<conveyor.PullRequest, conveyor.IPullResponse>): Promise<conveyor.IPullResponse> {
+    const { ctx } = this;
+    const reader = this.reader(request, call);
+    let result = await reader.read(request.queueOffset);
+    if (result.status === 'no-new-message' && !ctx.isStopping()) {
+      const holdMs = longPollHoldMs(request.maxWaitMs, ctx.longPollMaxMs, deadlineRemainingMs(call, Date.now()));
+      if (holdMs > 0) {
+        const outcome = await this.waitForMessages(request.topic, request.queueId, request.queueOffset, holdMs, call);
+        if (outcome === 'woken') ctx.metrics.longPollWokenEarly.inc();
+        if (outcome !== 'cancelled') result = await reader.read(request.queueOffset);
+      }
+    }
+    return this.answer(request.topic, result);
+  }
+
+  /**
+   * Checks a pull's topic, queue, offset and tag expression (ConveyorError on bad input) and
+   * returns a reader of that queue from any offset, with the request's caps. A subscription
+   * (pull-subscription.ts) checks once and reads many times.
+   */
+  reader(request: conveyor.PullRequest, call: grpc.ServerUnaryCall<unknown, unknown> | undefined): QueueReader {
     const { ctx } = this;
     validateName('consumer group', request.consumerGroup);
     validateName('topic', request.topic);
@@ -80,21 +110,20 @@ export class PullService {
       ...(call instanceof FrameCall ? { allocateFrame: this.takeFrame } : {}),
       ...(filter.tags !== undefined ? { tags: filter.tags } : {}),
     };
-    const read = (): Promise<ReadResult> => Promise.resolve(ctx.store.read(request.topic, request.queueId, request.queueOffset, options));
+    const { topic: topicName, queueId } = request;
+    return {
+      maxCount: options.maxCount,
+      read: (queueOffset, maxCount = options.maxCount) => Promise.resolve(ctx.store.read(topicName, queueId, queueOffset, maxCount === options.maxCount ? options : { ...options, maxCount })),
+    };
+  }
 
-    let result = await read();
-    if (result.status === 'no-new-message' && !ctx.isStopping()) {
-      const holdMs = longPollHoldMs(request.maxWaitMs, ctx.longPollMaxMs, deadlineRemainingMs(call, Date.now()));
-      if (holdMs > 0) {
-        const outcome = await this.waitForMessages(request, holdMs, call);
-        if (outcome === 'woken') ctx.metrics.longPollWokenEarly.inc();
-        if (outcome !== 'cancelled') result = await read();
-      }
-    }
+  /** A read's answer, counted in the metrics; found records are encoded in place around them (pull-response.ts). */
+  answer(topic: string, result: ReadResult): conveyor.IPullResponse {
+    const { ctx } = this;
     ctx.metrics.pulls.inc({ status: result.status.replaceAll('-', '_') });
     if (result.count > 0) {
-      ctx.metrics.messagesOut.inc({ topic: request.topic }, result.count);
-      ctx.metrics.bytesOut.inc({ topic: request.topic }, result.records.length);
+      ctx.metrics.messagesOut.inc({ topic }, result.count);
+      ctx.metrics.bytesOut.inc({ topic }, result.records.length);
     }
     const fields = {
       status: pullStatus(result.status),
@@ -105,14 +134,19 @@ export class PullService {
       brokerName: ctx.identity.brokerName,
       brokerId: ctx.identity.brokerId,
     };
-    // Records found: answer with the bytes encoded in place around them (pull-response.ts).
     const encoded = result.frame === undefined ? undefined : encodePullResponseInPlace(fields, result.frame, PULL_RESPONSE_HEADROOM_BYTES);
     return encoded ?? { ...fields, records: result.records };
   }
 
-  /** Holds until the queue grows past the requested offset, the hold ends, or the call is cancelled. */
-  private waitForMessages(request: conveyor.PullRequest, holdMs: number, call: grpc.ServerUnaryCall<unknown, unknown> | undefined): Promise<'woken' | 'timeout' | 'cancelled'> {
+  /**
+   * Holds until the queue grows past `queueOffset`, the hold ends (no timer when it is infinite:
+   * a subscription waits until records land or it is cancelled), or the call is cancelled.
+   */
+  waitForMessages(topic: string, queueId: number, queueOffset: number, holdMs: number, call: grpc.ServerUnaryCall<unknown, unknown> | undefined): Promise<'woken' | 'timeout' | 'cancelled'> {
     const { ctx } = this;
+    if (call?.cancelled === true) return Promise.resolve('cancelled');
+    // Shutting down: held pulls were answered (wakeAll); nothing waits without end from now on.
+    if (!Number.isFinite(holdMs) && ctx.isStopping()) return Promise.resolve('timeout');
     return new Promise((resolve) => {
       let settled = false;
       let timer: NodeJS.Timeout | undefined;
@@ -125,12 +159,12 @@ export class PullService {
         resolve(outcome);
       };
       const onCancelled = (): void => finish('cancelled');
-      const handle = ctx.longPolls.add({ topic: request.topic, queueId: request.queueId, queueOffset: request.queueOffset, wake: () => finish('woken') });
-      timer = setTimeout(() => finish('timeout'), holdMs);
+      const handle = ctx.longPolls.add({ topic, queueId, queueOffset, wake: () => finish('woken') });
+      if (Number.isFinite(holdMs)) timer = setTimeout(() => finish('timeout'), holdMs);
       call?.once('cancelled', onCancelled);
       // A message may have landed between the read and the registration above.
-      const range = ctx.store.queueRange(request.topic, request.queueId);
-      if (range.maxQueueOffset > request.queueOffset) finish('woken');
+      const range = ctx.store.queueRange(topic, queueId);
+      if (range.maxQueueOffset > queueOffset) finish('woken');
     });
   }
 }

@@ -46,20 +46,27 @@ const encodePlainPullStreamResponse = (value: conveyor.IPullStreamResponse): Buf
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 };
 
+/** PullStreamResponse field 4 (`subscribed`, varint) set to true. */
+const SUBSCRIBED_FLAG = Buffer.from([(4 << 3) | 0, 1]);
+
 /** A PullStreamResponse's bytes; an in-place PullResponse is nested as it is (see the header). */
 export function encodePullStreamResponse(value: conveyor.IPullStreamResponse): Buffer {
   const response = value.response;
   if (!(response instanceof EncodedPullResponse)) return encodePlainPullStreamResponse(value);
   const nested = response.encoded;
   const id = value.id ?? 0;
-  const header = frameHeaderBytes(id, nested.length);
+  // A subscription's answer starts with `subscribed` (fields may come in any order).
+  const flag = value.subscribed === true ? SUBSCRIBED_FLAG.length : 0;
+  const header = flag + frameHeaderBytes(id, nested.length);
   if (header <= freeBytesBefore(response)) {
     const frame = Buffer.from(nested.buffer, nested.byteOffset - header, header + nested.length);
-    writeFrameHeader(frame, 0, id, FRAME_RESPONSE_TAG, nested.length);
+    frame.set(SUBSCRIBED_FLAG.subarray(0, flag), 0);
+    writeFrameHeader(frame, flag, id, FRAME_RESPONSE_TAG, nested.length);
     return frame;
   }
   const frame = Buffer.allocUnsafe(header + nested.length);
-  frame.set(nested, writeFrameHeader(frame, 0, id, FRAME_RESPONSE_TAG, nested.length));
+  frame.set(SUBSCRIBED_FLAG.subarray(0, flag), 0);
+  frame.set(nested, writeFrameHeader(frame, flag, id, FRAME_RESPONSE_TAG, nested.length));
   return frame;
 }
 

@@ -12,7 +12,9 @@ import type { Logger } from '../../common/logging.js';
 import { conveyor } from '../../proto/index.js';
 import { FrameCall, frameDeadline } from './frame-call.js';
 import type { BrokerServices, RequestGate, RequestRunner } from './handlers.js';
+import { openPullSubscription, PULL_SUBSCRIPTIONS_PER_STREAM_MAX, type SubscriptionHandle } from './pull-subscription.js';
 import { malformedReason } from './stream-codecs.js';
+import { sendRequestsOf, serveSends } from './send-multi.js';
 
 /**
  * Requests of one stream being served at once. Above it the broker stops reading the stream, so
@@ -28,12 +30,18 @@ interface RequestFrame<Req> {
   timeoutMs: number;
   request?: Req | null;
   cancel?: boolean;
+  /** PullStream: with a request, open a subscription with this credit; without, a top-up (pull-subscription.ts). */
+  subscribeCredit?: number;
 }
 
 interface ResponseFrame<Res> {
   id: number;
   response?: Res;
   error?: conveyor.IErrorDetail;
+  /** SendStream: the answer to a frame carrying several queues' sends (send-multi.ts). */
+  multi?: conveyor.ISendMultiResponse;
+  /** An answer of an open subscription: more may follow on this id. */
+  subscribed?: boolean;
 }
 
 interface StreamSpec<Req, Res> {
@@ -46,6 +54,12 @@ interface StreamSpec<Req, Res> {
   cancels: boolean;
   /** Called once grpc-js has taken an answer's bytes (its write's callback ran): its buffer may be reused. */
   written?(response: Res): void;
+  /** SendStream: the sends of a frame that carries several queues' (send-multi.ts); undefined for a plain frame. */
+  requestsOf?(frame: RequestFrame<unknown>): Req[] | undefined;
+  /** Serves such a frame's sends (each through `run` itself) and answers them in one frame. */
+  serveMany?(requests: Req[], run: RequestRunner, call: FrameCall<Req>): Promise<conveyor.ISendMultiResponse>;
+  /** PullStream: a request that stays open and answers many times (pull-subscription.ts). */
+  subscribe?(request: Req, call: FrameCall<Req>, credit: number, emit: (response: Res) => void): SubscriptionHandle;
 }
 
 interface StreamDeps {
@@ -62,6 +76,8 @@ function invalidFrame(message: string, fields: Record<string, string | number>):
 /** Serves one stream until the client ends it (after its last answer), cancels it, or shutdown drains it. */
 function serveStream<Req, Res>(call: grpc.ServerDuplexStream<RequestFrame<unknown>, ResponseFrame<Res>>, spec: StreamSpec<Req, Res>, deps: StreamDeps): void {
   const inFlight = new Map<number, FrameCall<Req>>();
+  /** Open subscriptions by id; each is also in inFlight (cancel, shutdown and the flow bound see it). */
+  const subscriptions = new Map<number, SubscriptionHandle>();
   let writeBlocked = false;
   let paused = false;
   let inputEnded = false;
@@ -97,8 +113,64 @@ function serveStream<Req, Res>(call: grpc.ServerDuplexStream<RequestFrame<unknow
   };
   const unsubscribe = deps.gate.onClose(() => {
     closing = true;
+    // A subscription has no last answer to wait for: it stops, and the stream ends with SHUTTING_DOWN.
+    for (const id of subscriptions.keys()) inFlight.get(id)?.cancel();
     finishIfDone();
   });
+
+  const subscribeFrame = (id: number, request: Req, credit: number, subscribe: NonNullable<StreamSpec<Req, Res>['subscribe']>): void => {
+    if (closing) {
+      write({ id, error: toErrorDetail(new ConveyorError(ErrorCode.SHUTTING_DOWN, 'this broker is shutting down and takes no new requests; retry on another broker', {})) });
+      return;
+    }
+    if (subscriptions.size >= PULL_SUBSCRIPTIONS_PER_STREAM_MAX) {
+      write({ id, error: toErrorDetail(new ConveyorError(ErrorCode.SERVICE_UNAVAILABLE, `more than ${PULL_SUBSCRIPTIONS_PER_STREAM_MAX} pull subscriptions on one stream`, { id, max: PULL_SUBSCRIPTIONS_PER_STREAM_MAX })) });
+      return;
+    }
+    // No deadline: a subscription is open until cancelled.
+    const frameCall = new FrameCall(request, call, Number.POSITIVE_INFINITY);
+    const end = (frame: ResponseFrame<Res> | undefined): void => {
+      inFlight.delete(id);
+      subscriptions.delete(id);
+      if (frame !== undefined) write(frame);
+      updateFlow();
+      finishIfDone();
+    };
+    let handle: SubscriptionHandle;
+    try {
+      handle = subscribe(request, frameCall, credit, (response) => write({ id, response, subscribed: true }));
+    } catch (err) {
+      write({ id, error: toErrorDetail(err) });
+      return;
+    }
+    inFlight.set(id, frameCall);
+    subscriptions.set(id, handle);
+    updateFlow();
+    handle.done.then(
+      () => end(undefined),
+      (err: unknown) => end({ id, error: toErrorDetail(err) }),
+    );
+  };
+
+  const serveManyFrame = (id: number, timeoutMs: number, requests: Req[], serveMany: NonNullable<StreamSpec<Req, Res>['serveMany']>): void => {
+    if (inFlight.has(id)) {
+      write({ id, error: toErrorDetail(invalidFrame(`${spec.method} stream frame id ${id} is already in flight on this stream`, { id })) });
+      return;
+    }
+    const frameCall = new FrameCall(requests[0] as Req, call, frameDeadline(timeoutMs, Date.now()));
+    inFlight.set(id, frameCall);
+    updateFlow();
+    const settle = (frame: ResponseFrame<Res>): void => {
+      inFlight.delete(id);
+      write(frame);
+      updateFlow();
+      finishIfDone();
+    };
+    serveMany(requests, deps.run, frameCall).then(
+      (multi) => settle({ id, multi }),
+      (err: unknown) => settle({ id, error: toErrorDetail(err) }),
+    );
+  };
 
   call.on('drain', () => {
     writeBlocked = false;
@@ -106,6 +178,8 @@ function serveStream<Req, Res>(call: grpc.ServerDuplexStream<RequestFrame<unknow
   });
   call.on('end', () => {
     inputEnded = true;
+    // A client that stopped sending can no longer top up or cancel its subscriptions: they end.
+    for (const id of subscriptions.keys()) inFlight.get(id)?.cancel();
     finishIfDone();
   });
   call.on('cancelled', () => {
@@ -127,6 +201,16 @@ function serveStream<Req, Res>(call: grpc.ServerDuplexStream<RequestFrame<unknow
       inFlight.get(id)?.cancel();
       return;
     }
+    const credit = frame.subscribeCredit ?? 0;
+    if (credit > 0 && spec.subscribe !== undefined && frame.request == null) {
+      subscriptions.get(id)?.grant(credit); // a top-up; one for a subscription that just ended is moot
+      return;
+    }
+    const many = spec.requestsOf?.(frame);
+    if (many !== undefined && spec.serveMany !== undefined) {
+      serveManyFrame(id, frame.timeoutMs, many, spec.serveMany);
+      return;
+    }
     const request = spec.requestOf(frame);
     if (request === undefined) {
       write({ id, error: toErrorDetail(invalidFrame(`${spec.method} stream frame ${id} carries no request`, { id })) });
@@ -134,6 +218,10 @@ function serveStream<Req, Res>(call: grpc.ServerDuplexStream<RequestFrame<unknow
     }
     if (inFlight.has(id)) {
       write({ id, error: toErrorDetail(invalidFrame(`${spec.method} stream frame id ${id} is already in flight on this stream`, { id })) });
+      return;
+    }
+    if (credit > 0 && spec.subscribe !== undefined) {
+      subscribeFrame(id, request, credit, spec.subscribe);
       return;
     }
     const frameCall = new FrameCall(request, call, frameDeadline(frame.timeoutMs, Date.now()));
@@ -170,6 +258,8 @@ export function createStreamHandlers(services: Pick<BrokerServices, 'send' | 'pu
     requestOf: (frame) => (frame.request instanceof conveyor.SendRequest ? frame.request : undefined),
     serve: (request, call) => services.send.send(request, call),
     cancels: false,
+    requestsOf: (frame) => sendRequestsOf(frame),
+    serveMany: (requests, runner, call) => serveSends(requests, runner, (request) => services.send.send(request, call)),
   };
   const pull: StreamSpec<conveyor.PullRequest, conveyor.IPullResponse> = {
     method: 'pull',
@@ -177,6 +267,7 @@ export function createStreamHandlers(services: Pick<BrokerServices, 'send' | 'pu
     serve: (request, call) => services.pull.pull(request, call),
     cancels: true,
     written: (response) => services.pull.written(response),
+    subscribe: (request, call, credit, emit) => openPullSubscription(services.pull, request, call, credit, run, emit),
   };
   return {
     sendStream: (call) => serveStream(call, send, deps),

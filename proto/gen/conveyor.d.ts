@@ -208,6 +208,7 @@ export namespace conveyor {
         id: number;
         timeoutMs: number;
         request?: (conveyor.SendRequest.$Properties|null);
+        requests: conveyor.SendRequest.$Properties[];
         static create(properties: conveyor.SendStreamRequest.$Shape): conveyor.SendStreamRequest & conveyor.SendStreamRequest.$Shape;
         static create(properties?: conveyor.SendStreamRequest.$Properties): conveyor.SendStreamRequest;
         static encode(message: conveyor.SendStreamRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -219,6 +220,7 @@ export namespace conveyor {
             id?: (number|null);
             timeoutMs?: (number|null);
             request?: (conveyor.SendRequest.$Properties|null);
+            requests?: (conveyor.SendRequest.$Properties[]|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = conveyor.SendStreamRequest.$Properties;
@@ -233,7 +235,8 @@ export namespace conveyor {
         id: number;
         response?: (conveyor.SendResponse.$Properties|null);
         error?: (conveyor.ErrorDetail.$Properties|null);
-        result?: ("response"|"error");
+        multi?: (conveyor.SendMultiResponse.$Properties|null);
+        result?: ("response"|"error"|"multi");
         static create(properties: conveyor.SendStreamResponse.$Shape): conveyor.SendStreamResponse & conveyor.SendStreamResponse.$Shape;
         static create(properties?: conveyor.SendStreamResponse.$Properties): conveyor.SendStreamResponse;
         static encode(message: conveyor.SendStreamResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -245,11 +248,68 @@ export namespace conveyor {
             id?: (number|null);
             response?: (conveyor.SendResponse.$Properties|null);
             error?: (conveyor.ErrorDetail.$Properties|null);
-            result?: ("response"|"error");
+            multi?: (conveyor.SendMultiResponse.$Properties|null);
+            result?: ("response"|"error"|"multi");
             $unknowns?: Uint8Array[];
         }
         type $Shape = {
           id?: number|null;
+          response?: conveyor.SendResponse.$Shape|null;
+          error?: conveyor.ErrorDetail.$Shape|null;
+          multi?: conveyor.SendMultiResponse.$Shape|null;
+          $unknowns?: Uint8Array[];
+        } & (
+          ({ result?: undefined; response?: null; error?: null; multi?: null }|{ result?: "response"; response: conveyor.SendResponse.$Shape; error?: null; multi?: null }|{ result?: "error"; response?: null; error: conveyor.ErrorDetail.$Shape; multi?: null }|{ result?: "multi"; response?: null; error?: null; multi: conveyor.SendMultiResponse.$Shape })
+        );
+    }
+
+    interface ISendMultiResponse extends conveyor.SendMultiResponse.$Properties {
+    }
+
+    class SendMultiResponse {
+        constructor(properties?: conveyor.SendMultiResponse.$Properties);
+        $unknowns?: Uint8Array[];
+        results: conveyor.SendSubResult.$Properties[];
+        static create(properties: conveyor.SendMultiResponse.$Shape): conveyor.SendMultiResponse & conveyor.SendMultiResponse.$Shape;
+        static create(properties?: conveyor.SendMultiResponse.$Properties): conveyor.SendMultiResponse;
+        static encode(message: conveyor.SendMultiResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+        static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): conveyor.SendMultiResponse & conveyor.SendMultiResponse.$Shape;
+    }
+
+    namespace SendMultiResponse {
+        interface $Properties {
+            results?: (conveyor.SendSubResult.$Properties[]|null);
+            $unknowns?: Uint8Array[];
+        }
+        type $Shape = {
+          results?: conveyor.SendSubResult.$Shape[]|null;
+          $unknowns?: Uint8Array[];
+        };
+    }
+
+    interface ISendSubResult extends conveyor.SendSubResult.$Properties {
+    }
+
+    class SendSubResult {
+        constructor(properties?: conveyor.SendSubResult.$Properties);
+        $unknowns?: Uint8Array[];
+        response?: (conveyor.SendResponse.$Properties|null);
+        error?: (conveyor.ErrorDetail.$Properties|null);
+        result?: ("response"|"error");
+        static create(properties: conveyor.SendSubResult.$Shape): conveyor.SendSubResult & conveyor.SendSubResult.$Shape;
+        static create(properties?: conveyor.SendSubResult.$Properties): conveyor.SendSubResult;
+        static encode(message: conveyor.SendSubResult.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+        static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): conveyor.SendSubResult & conveyor.SendSubResult.$Shape;
+    }
+
+    namespace SendSubResult {
+        interface $Properties {
+            response?: (conveyor.SendResponse.$Properties|null);
+            error?: (conveyor.ErrorDetail.$Properties|null);
+            result?: ("response"|"error");
+            $unknowns?: Uint8Array[];
+        }
+        type $Shape = {
           response?: conveyor.SendResponse.$Shape|null;
           error?: conveyor.ErrorDetail.$Shape|null;
           $unknowns?: Uint8Array[];
@@ -268,6 +328,7 @@ export namespace conveyor {
         timeoutMs: number;
         request?: (conveyor.PullRequest.$Properties|null);
         cancel: boolean;
+        subscribeCredit: number;
         static create(properties: conveyor.PullStreamRequest.$Shape): conveyor.PullStreamRequest & conveyor.PullStreamRequest.$Shape;
         static create(properties?: conveyor.PullStreamRequest.$Properties): conveyor.PullStreamRequest;
         static encode(message: conveyor.PullStreamRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -280,6 +341,7 @@ export namespace conveyor {
             timeoutMs?: (number|null);
             request?: (conveyor.PullRequest.$Properties|null);
             cancel?: (boolean|null);
+            subscribeCredit?: (number|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = conveyor.PullStreamRequest.$Properties;
@@ -294,6 +356,7 @@ export namespace conveyor {
         id: number;
         response?: (conveyor.PullResponse.$Properties|null);
         error?: (conveyor.ErrorDetail.$Properties|null);
+        subscribed: boolean;
         result?: ("response"|"error");
         static create(properties: conveyor.PullStreamResponse.$Shape): conveyor.PullStreamResponse & conveyor.PullStreamResponse.$Shape;
         static create(properties?: conveyor.PullStreamResponse.$Properties): conveyor.PullStreamResponse;
@@ -306,6 +369,7 @@ export namespace conveyor {
             id?: (number|null);
             response?: (conveyor.PullResponse.$Properties|null);
             error?: (conveyor.ErrorDetail.$Properties|null);
+            subscribed?: (boolean|null);
             result?: ("response"|"error");
             $unknowns?: Uint8Array[];
         }
@@ -313,6 +377,7 @@ export namespace conveyor {
           id?: number|null;
           response?: conveyor.PullResponse.$Shape|null;
           error?: conveyor.ErrorDetail.$Shape|null;
+          subscribed?: boolean|null;
           $unknowns?: Uint8Array[];
         } & (
           ({ result?: undefined; response?: null; error?: null }|{ result?: "response"; response: conveyor.PullResponse.$Shape; error?: null }|{ result?: "error"; response?: null; error: conveyor.ErrorDetail.$Shape })

@@ -1599,6 +1599,7 @@ export const conveyor = $root.conveyor = (() => {
          * @property {number|null} [id] SendStreamRequest id
          * @property {number|null} [timeoutMs] SendStreamRequest timeoutMs
          * @property {conveyor.SendRequest.$Properties|null} [request] SendStreamRequest request
+         * @property {Array.<conveyor.SendRequest.$Properties>|null} [requests] SendStreamRequest requests
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1624,6 +1625,7 @@ export const conveyor = $root.conveyor = (() => {
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
         const SendStreamRequest = function (properties) {
+            this.requests = [];
             if (properties)
                 for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                     if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -1653,6 +1655,14 @@ export const conveyor = $root.conveyor = (() => {
          * @instance
          */
         SendStreamRequest.prototype.request = null;
+
+        /**
+         * SendStreamRequest requests.
+         * @member {Array.<conveyor.SendRequest.$Properties>} requests
+         * @memberof conveyor.SendStreamRequest
+         * @instance
+         */
+        SendStreamRequest.prototype.requests = $util.emptyArray;
 
         /**
          * Creates a new SendStreamRequest instance using the specified properties.
@@ -1692,6 +1702,9 @@ export const conveyor = $root.conveyor = (() => {
                 writer.uint32(/* id 2, wireType 0 =*/16).uint32(message.timeoutMs);
             if (message.request != null && $Object.hasOwnProperty.call(message, "request"))
                 $root.conveyor.SendRequest.encode(message.request, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
+            if (message.requests != null && message.requests.length)
+                for (let i = 0; i < message.requests.length; ++i)
+                    $root.conveyor.SendRequest.encode(message.requests[i], writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -1760,6 +1773,14 @@ export const conveyor = $root.conveyor = (() => {
                         message.request = $root.conveyor.SendRequest.decode(reader, reader.size(), $undefined, _depth + 1, message.request);
                         continue;
                     }
+                case 4: {
+                        if (wireType !== 2)
+                            break;
+                        if (!(message.requests && message.requests.length))
+                            message.requests = [];
+                        message.requests.push($root.conveyor.SendRequest.decode(reader, reader.size(), $undefined, _depth + 1));
+                        continue;
+                    }
                 }
                 reader.skipType(wireType, _depth, tag);
                 if (!reader.discardUnknown) {
@@ -1788,7 +1809,8 @@ export const conveyor = $root.conveyor = (() => {
          * @property {number|null} [id] SendStreamResponse id
          * @property {conveyor.SendResponse.$Properties|null} [response] SendStreamResponse response
          * @property {conveyor.ErrorDetail.$Properties|null} [error] SendStreamResponse error
-         * @property {"response"|"error"} [result] SendStreamResponse result
+         * @property {conveyor.SendMultiResponse.$Properties|null} [multi] SendStreamResponse multi
+         * @property {"response"|"error"|"multi"} [result] SendStreamResponse result
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -1806,9 +1828,10 @@ export const conveyor = $root.conveyor = (() => {
          *   id?: number|null;
          *   response?: conveyor.SendResponse.$Shape|null;
          *   error?: conveyor.ErrorDetail.$Shape|null;
+         *   multi?: conveyor.SendMultiResponse.$Shape|null;
          *   $unknowns?: Array.<Uint8Array>;
          * } & (
-         *   ({ result?: undefined; response?: null; error?: null }|{ result?: "response"; response: conveyor.SendResponse.$Shape; error?: null }|{ result?: "error"; response?: null; error: conveyor.ErrorDetail.$Shape })
+         *   ({ result?: undefined; response?: null; error?: null; multi?: null }|{ result?: "response"; response: conveyor.SendResponse.$Shape; error?: null; multi?: null }|{ result?: "error"; response?: null; error: conveyor.ErrorDetail.$Shape; multi?: null }|{ result?: "multi"; response?: null; error?: null; multi: conveyor.SendMultiResponse.$Shape })
          * )} conveyor.SendStreamResponse.$Shape
          */
 
@@ -1851,17 +1874,25 @@ export const conveyor = $root.conveyor = (() => {
          */
         SendStreamResponse.prototype.error = null;
 
+        /**
+         * SendStreamResponse multi.
+         * @member {conveyor.SendMultiResponse.$Properties|null|undefined} multi
+         * @memberof conveyor.SendStreamResponse
+         * @instance
+         */
+        SendStreamResponse.prototype.multi = null;
+
         // OneOf field names bound to virtual getters and setters
         let $oneOfFields;
 
         /**
          * SendStreamResponse result.
-         * @member {"response"|"error"|undefined} result
+         * @member {"response"|"error"|"multi"|undefined} result
          * @memberof conveyor.SendStreamResponse
          * @instance
          */
         $Object.defineProperty(SendStreamResponse.prototype, "result", {
-            get: $util.oneOfGetter($oneOfFields = ["response", "error"]),
+            get: $util.oneOfGetter($oneOfFields = ["response", "error", "multi"]),
             set: $util.oneOfSetter($oneOfFields)
         });
 
@@ -1903,6 +1934,8 @@ export const conveyor = $root.conveyor = (() => {
                 $root.conveyor.SendResponse.encode(message.response, writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim();
             if (message.error != null && $Object.hasOwnProperty.call(message, "error"))
                 $root.conveyor.ErrorDetail.encode(message.error, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
+            if (message.multi != null && $Object.hasOwnProperty.call(message, "multi"))
+                $root.conveyor.SendMultiResponse.encode(message.multi, writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -1970,6 +2003,13 @@ export const conveyor = $root.conveyor = (() => {
                         message.result = "error";
                         continue;
                     }
+                case 4: {
+                        if (wireType !== 2)
+                            break;
+                        message.multi = $root.conveyor.SendMultiResponse.decode(reader, reader.size(), $undefined, _depth + 1, message.multi);
+                        message.result = "multi";
+                        continue;
+                    }
                 }
                 reader.skipType(wireType, _depth, tag);
                 if (!reader.discardUnknown) {
@@ -1990,6 +2030,351 @@ export const conveyor = $root.conveyor = (() => {
         return SendStreamResponse;
     })();
 
+    conveyor.SendMultiResponse = (function() {
+
+        /**
+         * Properties of a SendMultiResponse.
+         * @typedef {Object} conveyor.SendMultiResponse.$Properties
+         * @property {Array.<conveyor.SendSubResult.$Properties>|null} [results] SendMultiResponse results
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a SendMultiResponse.
+         * @memberof conveyor
+         * @interface ISendMultiResponse
+         * @augments conveyor.SendMultiResponse.$Properties
+         * @deprecated Use conveyor.SendMultiResponse.$Properties instead.
+         */
+
+        /**
+         * Shape of a SendMultiResponse.
+         * @typedef {{
+         *   results?: Array.<conveyor.SendSubResult.$Shape>|null;
+         *   $unknowns?: Array.<Uint8Array>;
+         * }} conveyor.SendMultiResponse.$Shape
+         */
+
+        /**
+         * Constructs a new SendMultiResponse.
+         * @memberof conveyor
+         * @classdesc Represents a SendMultiResponse.
+         * @constructor
+         * @param {conveyor.SendMultiResponse.$Properties=} [properties] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const SendMultiResponse = function (properties) {
+            this.results = [];
+            if (properties)
+                for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                    if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                        this[keys[i]] = properties[keys[i]];
+        };
+
+        /**
+         * SendMultiResponse results.
+         * @member {Array.<conveyor.SendSubResult.$Properties>} results
+         * @memberof conveyor.SendMultiResponse
+         * @instance
+         */
+        SendMultiResponse.prototype.results = $util.emptyArray;
+
+        /**
+         * Creates a new SendMultiResponse instance using the specified properties.
+         * @function create
+         * @memberof conveyor.SendMultiResponse
+         * @static
+         * @param {conveyor.SendMultiResponse.$Properties=} [properties] Properties to set
+         * @returns {conveyor.SendMultiResponse} SendMultiResponse instance
+         * @type {{
+         *   (properties: conveyor.SendMultiResponse.$Shape): conveyor.SendMultiResponse & conveyor.SendMultiResponse.$Shape;
+         *   (properties?: conveyor.SendMultiResponse.$Properties): conveyor.SendMultiResponse;
+         * }}
+         */
+        SendMultiResponse.create = function(properties) {
+            return new SendMultiResponse(properties);
+        };
+
+        /**
+         * Encodes the specified SendMultiResponse message. Does not implicitly {@link conveyor.SendMultiResponse.verify|verify} messages.
+         * @function encode
+         * @memberof conveyor.SendMultiResponse
+         * @static
+         * @param {conveyor.SendMultiResponse.$Properties} message SendMultiResponse message or plain object to encode
+         * @param {$protobuf.Writer} [writer] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        SendMultiResponse.encode = function (message, writer, _depth) {
+            if (!writer)
+                writer = $Writer.create();
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (message.results != null && message.results.length)
+                for (let i = 0; i < message.results.length; ++i)
+                    $root.conveyor.SendSubResult.encode(message.results[i], writer.uint32(/* id 1, wireType 2 =*/10).fork(), _depth + 1).ldelim();
+            if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                for (let i = 0; i < message.$unknowns.length; ++i)
+                    writer.raw(message.$unknowns[i]);
+            return writer;
+        };
+
+        /**
+         * Decodes a SendMultiResponse message from the specified reader or buffer.
+         * @function decode
+         * @memberof conveyor.SendMultiResponse
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+         * @param {number} [length] Message length if known beforehand
+         * @returns {conveyor.SendMultiResponse & conveyor.SendMultiResponse.$Shape} SendMultiResponse
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        SendMultiResponse.decode = function (reader, length, _end, _depth, _target) {
+            if (!(reader instanceof $Reader))
+                reader = $Reader.create(reader);
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            let end, message;
+            if (length === $undefined)
+                end = reader.len;
+            else {
+                end = reader.pos + length;
+                if (end > reader.len)
+                    throw $RangeError("index out of range");
+                length = reader.len;
+                reader.len = end;
+            }
+            message = _target || new $root.conveyor.SendMultiResponse();
+            while (reader.pos < end) {
+                let start = reader.pos;
+                let tag = reader.tag();
+                if (tag === _end) {
+                    _end = $undefined;
+                    break;
+                }
+                let wireType = tag & 7;
+                switch (tag >>>= 3) {
+                case 1: {
+                        if (wireType !== 2)
+                            break;
+                        if (!(message.results && message.results.length))
+                            message.results = [];
+                        message.results.push($root.conveyor.SendSubResult.decode(reader, reader.size(), $undefined, _depth + 1));
+                        continue;
+                    }
+                }
+                reader.skipType(wireType, _depth, tag);
+                if (!reader.discardUnknown) {
+                    $util.makeProp(message, "$unknowns", false);
+                    (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                }
+            }
+            if (length !== $undefined) {
+                if (reader.pos !== end)
+                    throw $RangeError("index out of range");
+                reader.len = length;
+            }
+            if (_end !== $undefined)
+                throw $Error("missing end group");
+            return message;
+        };
+
+        return SendMultiResponse;
+    })();
+
+    conveyor.SendSubResult = (function() {
+
+        /**
+         * Properties of a SendSubResult.
+         * @typedef {Object} conveyor.SendSubResult.$Properties
+         * @property {conveyor.SendResponse.$Properties|null} [response] SendSubResult response
+         * @property {conveyor.ErrorDetail.$Properties|null} [error] SendSubResult error
+         * @property {"response"|"error"} [result] SendSubResult result
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+
+        /**
+         * Properties of a SendSubResult.
+         * @memberof conveyor
+         * @interface ISendSubResult
+         * @augments conveyor.SendSubResult.$Properties
+         * @deprecated Use conveyor.SendSubResult.$Properties instead.
+         */
+
+        /**
+         * Narrowed shape of a SendSubResult.
+         * @typedef {{
+         *   response?: conveyor.SendResponse.$Shape|null;
+         *   error?: conveyor.ErrorDetail.$Shape|null;
+         *   $unknowns?: Array.<Uint8Array>;
+         * } & (
+         *   ({ result?: undefined; response?: null; error?: null }|{ result?: "response"; response: conveyor.SendResponse.$Shape; error?: null }|{ result?: "error"; response?: null; error: conveyor.ErrorDetail.$Shape })
+         * )} conveyor.SendSubResult.$Shape
+         */
+
+        /**
+         * Constructs a new SendSubResult.
+         * @memberof conveyor
+         * @classdesc Represents a SendSubResult.
+         * @constructor
+         * @param {conveyor.SendSubResult.$Properties=} [properties] Properties to set
+         * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+         */
+        const SendSubResult = function (properties) {
+            if (properties)
+                for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                    if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                        this[keys[i]] = properties[keys[i]];
+        };
+
+        /**
+         * SendSubResult response.
+         * @member {conveyor.SendResponse.$Properties|null|undefined} response
+         * @memberof conveyor.SendSubResult
+         * @instance
+         */
+        SendSubResult.prototype.response = null;
+
+        /**
+         * SendSubResult error.
+         * @member {conveyor.ErrorDetail.$Properties|null|undefined} error
+         * @memberof conveyor.SendSubResult
+         * @instance
+         */
+        SendSubResult.prototype.error = null;
+
+        // OneOf field names bound to virtual getters and setters
+        let $oneOfFields;
+
+        /**
+         * SendSubResult result.
+         * @member {"response"|"error"|undefined} result
+         * @memberof conveyor.SendSubResult
+         * @instance
+         */
+        $Object.defineProperty(SendSubResult.prototype, "result", {
+            get: $util.oneOfGetter($oneOfFields = ["response", "error"]),
+            set: $util.oneOfSetter($oneOfFields)
+        });
+
+        /**
+         * Creates a new SendSubResult instance using the specified properties.
+         * @function create
+         * @memberof conveyor.SendSubResult
+         * @static
+         * @param {conveyor.SendSubResult.$Properties=} [properties] Properties to set
+         * @returns {conveyor.SendSubResult} SendSubResult instance
+         * @type {{
+         *   (properties: conveyor.SendSubResult.$Shape): conveyor.SendSubResult & conveyor.SendSubResult.$Shape;
+         *   (properties?: conveyor.SendSubResult.$Properties): conveyor.SendSubResult;
+         * }}
+         */
+        SendSubResult.create = function(properties) {
+            return new SendSubResult(properties);
+        };
+
+        /**
+         * Encodes the specified SendSubResult message. Does not implicitly {@link conveyor.SendSubResult.verify|verify} messages.
+         * @function encode
+         * @memberof conveyor.SendSubResult
+         * @static
+         * @param {conveyor.SendSubResult.$Properties} message SendSubResult message or plain object to encode
+         * @param {$protobuf.Writer} [writer] Writer to encode to
+         * @returns {$protobuf.Writer} Writer
+         */
+        SendSubResult.encode = function (message, writer, _depth) {
+            if (!writer)
+                writer = $Writer.create();
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $util.recursionLimit)
+                throw $Error("max depth exceeded");
+            if (message.response != null && $Object.hasOwnProperty.call(message, "response"))
+                $root.conveyor.SendResponse.encode(message.response, writer.uint32(/* id 1, wireType 2 =*/10).fork(), _depth + 1).ldelim();
+            if (message.error != null && $Object.hasOwnProperty.call(message, "error"))
+                $root.conveyor.ErrorDetail.encode(message.error, writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim();
+            if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                for (let i = 0; i < message.$unknowns.length; ++i)
+                    writer.raw(message.$unknowns[i]);
+            return writer;
+        };
+
+        /**
+         * Decodes a SendSubResult message from the specified reader or buffer.
+         * @function decode
+         * @memberof conveyor.SendSubResult
+         * @static
+         * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+         * @param {number} [length] Message length if known beforehand
+         * @returns {conveyor.SendSubResult & conveyor.SendSubResult.$Shape} SendSubResult
+         * @throws {Error} If the payload is not a reader or valid buffer
+         * @throws {$protobuf.util.ProtocolError} If required fields are missing
+         */
+        SendSubResult.decode = function (reader, length, _end, _depth, _target) {
+            if (!(reader instanceof $Reader))
+                reader = $Reader.create(reader);
+            if (_depth === $undefined)
+                _depth = 0;
+            if (_depth > $Reader.recursionLimit)
+                throw $Error("max depth exceeded");
+            let end, message;
+            if (length === $undefined)
+                end = reader.len;
+            else {
+                end = reader.pos + length;
+                if (end > reader.len)
+                    throw $RangeError("index out of range");
+                length = reader.len;
+                reader.len = end;
+            }
+            message = _target || new $root.conveyor.SendSubResult();
+            while (reader.pos < end) {
+                let start = reader.pos;
+                let tag = reader.tag();
+                if (tag === _end) {
+                    _end = $undefined;
+                    break;
+                }
+                let wireType = tag & 7;
+                switch (tag >>>= 3) {
+                case 1: {
+                        if (wireType !== 2)
+                            break;
+                        message.response = $root.conveyor.SendResponse.decode(reader, reader.size(), $undefined, _depth + 1, message.response);
+                        message.result = "response";
+                        continue;
+                    }
+                case 2: {
+                        if (wireType !== 2)
+                            break;
+                        message.error = $root.conveyor.ErrorDetail.decode(reader, reader.size(), $undefined, _depth + 1, message.error);
+                        message.result = "error";
+                        continue;
+                    }
+                }
+                reader.skipType(wireType, _depth, tag);
+                if (!reader.discardUnknown) {
+                    $util.makeProp(message, "$unknowns", false);
+                    (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                }
+            }
+            if (length !== $undefined) {
+                if (reader.pos !== end)
+                    throw $RangeError("index out of range");
+                reader.len = length;
+            }
+            if (_end !== $undefined)
+                throw $Error("missing end group");
+            return message;
+        };
+
+        return SendSubResult;
+    })();
+
     conveyor.PullStreamRequest = (function() {
 
         /**
@@ -1999,6 +2384,7 @@ export const conveyor = $root.conveyor = (() => {
          * @property {number|null} [timeoutMs] PullStreamRequest timeoutMs
          * @property {conveyor.PullRequest.$Properties|null} [request] PullStreamRequest request
          * @property {boolean|null} [cancel] PullStreamRequest cancel
+         * @property {number|null} [subscribeCredit] PullStreamRequest subscribeCredit
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -2063,6 +2449,14 @@ export const conveyor = $root.conveyor = (() => {
         PullStreamRequest.prototype.cancel = false;
 
         /**
+         * PullStreamRequest subscribeCredit.
+         * @member {number} subscribeCredit
+         * @memberof conveyor.PullStreamRequest
+         * @instance
+         */
+        PullStreamRequest.prototype.subscribeCredit = 0;
+
+        /**
          * Creates a new PullStreamRequest instance using the specified properties.
          * @function create
          * @memberof conveyor.PullStreamRequest
@@ -2102,6 +2496,8 @@ export const conveyor = $root.conveyor = (() => {
                 $root.conveyor.PullRequest.encode(message.request, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
             if (message.cancel != null && $Object.hasOwnProperty.call(message, "cancel") && message.cancel !== false)
                 writer.uint32(/* id 4, wireType 0 =*/32).bool(message.cancel);
+            if (message.subscribeCredit != null && $Object.hasOwnProperty.call(message, "subscribeCredit") && message.subscribeCredit !== 0)
+                writer.uint32(/* id 5, wireType 0 =*/40).uint32(message.subscribeCredit);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -2179,6 +2575,15 @@ export const conveyor = $root.conveyor = (() => {
                             delete message.cancel;
                         continue;
                     }
+                case 5: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.uint32())
+                            message.subscribeCredit = value;
+                        else
+                            delete message.subscribeCredit;
+                        continue;
+                    }
                 }
                 reader.skipType(wireType, _depth, tag);
                 if (!reader.discardUnknown) {
@@ -2207,6 +2612,7 @@ export const conveyor = $root.conveyor = (() => {
          * @property {number|null} [id] PullStreamResponse id
          * @property {conveyor.PullResponse.$Properties|null} [response] PullStreamResponse response
          * @property {conveyor.ErrorDetail.$Properties|null} [error] PullStreamResponse error
+         * @property {boolean|null} [subscribed] PullStreamResponse subscribed
          * @property {"response"|"error"} [result] PullStreamResponse result
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
@@ -2225,6 +2631,7 @@ export const conveyor = $root.conveyor = (() => {
          *   id?: number|null;
          *   response?: conveyor.PullResponse.$Shape|null;
          *   error?: conveyor.ErrorDetail.$Shape|null;
+         *   subscribed?: boolean|null;
          *   $unknowns?: Array.<Uint8Array>;
          * } & (
          *   ({ result?: undefined; response?: null; error?: null }|{ result?: "response"; response: conveyor.PullResponse.$Shape; error?: null }|{ result?: "error"; response?: null; error: conveyor.ErrorDetail.$Shape })
@@ -2269,6 +2676,14 @@ export const conveyor = $root.conveyor = (() => {
          * @instance
          */
         PullStreamResponse.prototype.error = null;
+
+        /**
+         * PullStreamResponse subscribed.
+         * @member {boolean} subscribed
+         * @memberof conveyor.PullStreamResponse
+         * @instance
+         */
+        PullStreamResponse.prototype.subscribed = false;
 
         // OneOf field names bound to virtual getters and setters
         let $oneOfFields;
@@ -2322,6 +2737,8 @@ export const conveyor = $root.conveyor = (() => {
                 $root.conveyor.PullResponse.encode(message.response, writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim();
             if (message.error != null && $Object.hasOwnProperty.call(message, "error"))
                 $root.conveyor.ErrorDetail.encode(message.error, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
+            if (message.subscribed != null && $Object.hasOwnProperty.call(message, "subscribed") && message.subscribed !== false)
+                writer.uint32(/* id 4, wireType 0 =*/32).bool(message.subscribed);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -2387,6 +2804,15 @@ export const conveyor = $root.conveyor = (() => {
                             break;
                         message.error = $root.conveyor.ErrorDetail.decode(reader, reader.size(), $undefined, _depth + 1, message.error);
                         message.result = "error";
+                        continue;
+                    }
+                case 4: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.bool())
+                            message.subscribed = value;
+                        else
+                            delete message.subscribed;
                         continue;
                     }
                 }

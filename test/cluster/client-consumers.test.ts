@@ -1,6 +1,7 @@
 // Consumer groups against real processes (issue 4 "Done when"): disjoint shares and exactly-once
 // delivery without faults, rebalancing on join and leave without loss, broadcasting, resuming from
-// the committed offset, and long polling.
+// the committed offset, and long polling. Push consumers read through pull subscriptions (the
+// default): the first test checks that path's order, filtering, frames and clean-up at the brokers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Producer, PullConsumer, PushConsumer, type Message, type MessageQueue, type PushConsumerOptions } from '../../client/index.js';
 import { queueKey } from '../../client/route.js';
@@ -74,6 +75,60 @@ describe('consumer groups', () => {
       .toBe(true);
     return shares;
   }
+
+  /** Pulls and subscriptions a broker holds waiting right now (its long-poll gauge). */
+  async function waitingAt(httpPort: number): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('conveyor_broker_long_poll_waiting'));
+    return Number(line?.split(' ').at(-1) ?? NaN);
+  }
+
+  // First in the file: no other consumer holds anything at the brokers yet.
+  it('reads every queue in order and without gaps through subscriptions, filtered by tag, across a rebalance, leaving nothing held', async () => {
+    await admin.createTopic('subscribed', { queues: 4 });
+    const first = await member('subscribed', 'g-subscribed', { tagExpression: 'keep' });
+    await expect.poll(() => first.consumer.assignment().length, { timeout: 10_000 }).toBe(8);
+    // Every queue subscribed and waiting: one hold per queue at each broker, no more.
+    const httpPorts = cluster.brokers.map((b) => b.httpPort);
+    await expect.poll(async () => Promise.all(httpPorts.map(waitingAt)), { timeout: 10_000 }).toEqual([4, 4]);
+
+    const kept: string[] = [];
+    const send = async (count: number, prefix: string): Promise<void> => {
+      for (let i = 0; i < count; i++) {
+        const tag = i % 3 === 0 ? 'drop' : 'keep';
+        const result = await producer.send('subscribed', { body: `${prefix}-${i}`, tag });
+        expect(result.status).toBe('OK');
+        if (tag === 'keep') kept.push(result.messageId);
+      }
+    };
+    await send(300, 'alone');
+    const second = await member('subscribed', 'g-subscribed', { tagExpression: 'keep' });
+    const group = [first, second];
+    await waitForBalancedShares('subscribed', group, 8);
+    await send(300, 'shared');
+
+    const seen = (): Set<string> => new Set(group.flatMap((m) => m.received.map((r) => r.messageId)));
+    await expect.poll(() => kept.filter((id) => !seen().has(id)).length, { timeout: 30_000, interval: 100 }).toBe(0);
+    for (const m of group) {
+      expect(m.received.every((r) => r.tag === 'keep')).toBe(true);
+      // Within one member, each queue's messages came in increasing offset order.
+      const last = new Map<string, number>();
+      for (const r of m.received) {
+        expect(r.queueOffset).toBeGreaterThan(last.get(queueKey(r)) ?? -1);
+        last.set(queueKey(r), r.queueOffset);
+      }
+      // No pull request per answer: a subscription per queue and a few top-ups carried them all.
+      const { reads } = m.consumer.stats();
+      expect(reads.pull).toBe(0);
+      expect(reads.pushed).toBeGreaterThan(0);
+      expect(reads.subscribe + reads['top-up']).toBeLessThan(reads.pushed / 4);
+    }
+    // Idle again: each queue is held once, by its one owner; the queues the second member took
+    // over are no longer held by the first.
+    await expect.poll(async () => Promise.all(httpPorts.map(waitingAt)), { timeout: 10_000 }).toEqual([4, 4]);
+    await Promise.all(group.map((m) => m.consumer.shutdown()));
+    await expect.poll(async () => Promise.all(httpPorts.map(waitingAt)), { timeout: 10_000 }).toEqual([0, 0]);
+  });
 
   it('gives three consumers of one group disjoint shares and every one of 20,000 messages exactly once', async () => {
     await admin.createTopic('groups-three', { queues: 8 });

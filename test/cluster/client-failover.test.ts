@@ -171,6 +171,10 @@ describe('client failover', () => {
     await sendMany(200, 'after-', false);
     await expect.poll(() => delivered.size, { timeout: 15_000 }).toBe(1_700);
     expect(second.stats().pulledFromSlaves).toBe(1_000);
+    // All of it through pull subscriptions: each queue subscribed at the slave, then again at the master.
+    const { reads } = second.stats();
+    expect(reads.pull).toBe(0);
+    expect(reads.subscribe).toBeGreaterThanOrEqual(2 * queues);
     await second.shutdown();
 
     // 4. A new member reconciles too: it starts at the larger committed offset and gets only new messages.

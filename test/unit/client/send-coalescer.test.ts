@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { assignMessageIds, MESSAGE_ID_UNASSIGNED } from '../../../client/message-id.js';
 import { COALESCE_MESSAGES_MAX, COALESCE_RPCS_IN_FLIGHT_MAX, SendCoalescer } from '../../../client/send-coalescer.js';
 
-interface Rpc {
-  messages: string[];
+interface Rpc<M = string> {
+  messages: M[];
   answer: (results: string[]) => void;
   fail: (err: unknown) => void;
 }
 
-function recorder(): { rpcs: Rpc[]; run: (messages: string[]) => Promise<string[]> } {
-  const rpcs: Rpc[] = [];
+function recorder<M = string>(): { rpcs: Rpc<M>[]; run: (messages: M[]) => Promise<string[]> } {
+  const rpcs: Rpc<M>[] = [];
   return {
     rpcs,
     run: (messages) => new Promise<string[]>((resolve, reject) => rpcs.push({ messages, answer: resolve, fail: reject })),
@@ -99,5 +100,48 @@ describe('coalescing concurrent sends', () => {
     const sent = Array.from({ length: COALESCE_MESSAGES_MAX + 1 }, (_, i) => coalescer.submit('q', i, 1, run));
     await Promise.all(sent);
     expect(rpcs.map((r) => r.length)).toEqual([COALESCE_MESSAGES_MAX, 1]);
+  });
+});
+
+describe('message ids given as a coalesced RPC is formed', () => {
+  interface Msg { messageId: string }
+  const counterOf = (id: string): number => parseInt(id.slice(24), 16);
+
+  it('gives the messages of one RPC consecutive generated ids and leaves user ids alone', async () => {
+    const coalescer = new SendCoalescer<Msg, string>(1, assignMessageIds);
+    const { rpcs, run } = recorder<Msg>();
+    const messages: Msg[] = Array.from({ length: 12 }, (_, i) => ({ messageId: i === 5 ? 'user-5' : MESSAGE_ID_UNASSIGNED }));
+    const sent = messages.map((m) => coalescer.submit('q', m, 10, run));
+    expect(messages.every((m) => m.messageId === MESSAGE_ID_UNASSIGNED || m.messageId === 'user-5')).toBe(true);
+    await expect.poll(() => rpcs.length).toBe(1);
+    const ids = rpcs[0]!.messages.map((m) => m.messageId);
+    expect(ids[5]).toBe('user-5');
+    const generated = ids.filter((id) => id !== 'user-5');
+    expect(generated).toHaveLength(11);
+    expect(new Set(generated.map((id) => id.slice(0, 24))).size).toBeLessThanOrEqual(2); // one instance; the time part may tick once
+    expect(new Set(generated.map((id) => id.slice(12, 24))).size).toBe(1);
+    const counters = generated.map(counterOf);
+    expect(counters).toEqual(counters.map((_, i) => (counters[0]! + i) % 0x1_0000_0000));
+    rpcs[0]!.answer(ids);
+    await Promise.all(sent);
+  });
+
+  it('keeps the id of a message whose RPC failed when it is sent again (a retry, maybe to another queue)', async () => {
+    const coalescer = new SendCoalescer<Msg, string>(1, assignMessageIds);
+    const { rpcs, run } = recorder<Msg>();
+    const retried: Msg = { messageId: MESSAGE_ID_UNASSIGNED };
+    const first = coalescer.submit('queue-1', retried, 10, run);
+    await expect.poll(() => rpcs.length).toBe(1);
+    const given = retried.messageId;
+    expect(given).toMatch(/^[0-9a-f]{32}$/);
+    rpcs[0]!.fail(new Error('broker gone'));
+    await expect(first).rejects.toThrow('broker gone');
+    const fresh: Msg = { messageId: MESSAGE_ID_UNASSIGNED };
+    const again = [coalescer.submit('queue-2', retried, 10, run), coalescer.submit('queue-2', fresh, 10, run)];
+    await expect.poll(() => rpcs.length).toBe(2);
+    expect(rpcs[1]!.messages.map((m) => m.messageId)).toEqual([given, fresh.messageId]);
+    expect(fresh.messageId).not.toBe(given);
+    rpcs[1]!.answer(['a', 'b']);
+    await Promise.all(again);
   });
 });
