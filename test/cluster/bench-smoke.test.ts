@@ -58,10 +58,17 @@ describe('conveyor bench against a running cluster', () => {
   });
 
   it('e2e receives what it sends at the given rate and measures send → receive latency', async () => {
-    const summary = await bench(cluster, ['e2e', '--topic', 'bench-smoke-e2e', '--rate', '200', '--duration-s', '3', '--queues', '2']);
+    const summary = await bench(cluster, ['e2e', '--topic', 'bench-smoke-e2e', '--rate', '200', '--warmup-s', '1', '--duration-s', '3', '--queues', '2']);
     expect(summary.kind).toBe('e2e');
     expect(summary.errors).toBe(0);
     expect(summary.details.sent).toBeGreaterThanOrEqual(550);
+    expect(summary.details.sent).toBeLessThanOrEqual(601);
+    // The warm-up second is sent at the rate too, and kept out of the measured figures.
+    expect(summary.details).toMatchObject({ warmupS: 1 });
+    expect(summary.details.warmupSent).toBeGreaterThanOrEqual(180);
+    expect(summary.details.warmupSent).toBeLessThanOrEqual(201);
+    expect(summary.details.warmupReceived).toBe(summary.details.warmupSent);
+    expect(summary.details.warmupP99Ms).toBeGreaterThan(0);
     expect(summary.details.received).toBe(summary.details.acked);
     expect(summary.details.duplicates).toBe(0);
     expect(summary.messages).toBe(summary.details.received);

@@ -1,5 +1,6 @@
 // The local cluster launcher with real processes: `conveyor cluster up|status|stop|start|down`
 // through bin/conveyor.js, and the same operations through the in-process API the chaos suite uses.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -12,6 +13,7 @@ import {
   type ProcessStatus,
 } from '../../client/cli/cluster/index.js';
 import { isPidAlive } from '../../client/cli/cluster/process-control.js';
+import { BROKER_NODE_FLAGS } from '../../common/node-flags.js';
 import { runConveyor, tempDir, type CliResult } from '../helpers/processes.js';
 
 /** A CLI call must finish within this; `up` includes starting three processes on a busy 2-core machine. */
@@ -67,6 +69,16 @@ describe('conveyor cluster (command line)', async () => {
     expect(status.get('broker-a-0')?.httpPort).toBe(basePort + 1036);
     pids = new Map([...status.values()].map((p) => [p.name, p.pid ?? 0]));
     for (const pid of pids.values()) expect(isPidAlive(pid)).toBe(true);
+  });
+
+  it('runs the brokers with their node flags (common/node-flags.ts) and the nameserver without', () => {
+    const nodeArgs = (name: string): string[] => {
+      const argv = readFileSync(`/proc/${pids.get(name) ?? 0}/cmdline`, 'utf8').split('\0');
+      return argv.slice(1, argv.findIndex((a) => a.endsWith('conveyor.js')));
+    };
+    expect(nodeArgs('broker-a-0')).toEqual([...BROKER_NODE_FLAGS]);
+    expect(nodeArgs('broker-a-1')).toEqual([...BROKER_NODE_FLAGS]);
+    expect(nodeArgs('nameserver-0')).toEqual([]);
   });
 
   it('refuses a second cluster in the same directory, naming the running processes', async () => {

@@ -89,6 +89,7 @@ export function registerBenchCommands(program: Command): void {
     .requiredOption('--topic <topic>', 'topic to send to and read (created with --queues queues if missing)')
     .option('--rate <n>', 'messages per second (default 2000)')
     .option('--duration-s <s>', 'length of the measured phase in seconds (default 30)')
+    .option('--warmup-s <s>', 'send at --rate this long before the measured phase; its latency is reported apart (default 0)')
     .option('--size <bytes>', 'message body size, at least 32 (default 1024)')
     .option('--group <group>', 'consumer group (default a new one per run)')
     .option('--in-flight <n>', 'unacknowledged sends before a slot is skipped and counted as missed (default 1000)')

@@ -5,14 +5,16 @@
 //   bytes 0..8    float64 LE  intended send time, ms since the epoch (performance.timeOrigin based)
 //   bytes 8..16   run token (random; messages with another token are not counted)
 //   bytes 16..20  uint32 LE   sequence number within the run
-//   byte  20      phase: 0 warm-up (not measured), 1 measured
+//   byte  20      phase: 0 join check, 1 measured, 2 warm-up at rate (neither 0 nor 2 is measured)
 //   bytes 21..    filler up to --size
 import { assert } from '../../../common/errors.js';
 
 export const E2E_HEADER_BYTES = 21;
 export const RUN_TOKEN_BYTES = 8;
 
-export type E2ePhase = 'warmup' | 'measured';
+/** join: the sends until the consumer receives one; warmup: at --rate for --warmup-s (latency kept apart). */
+export type E2ePhase = 'join' | 'warmup' | 'measured';
+const PHASE_BYTE: Record<E2ePhase, number> = { join: 0, measured: 1, warmup: 2 };
 
 export interface E2eStamp {
   sentAtMs: number;
@@ -27,7 +29,7 @@ export function encodeE2eBody(sizeBytes: number, runToken: Uint8Array, stamp: E2
   body.writeDoubleLE(stamp.sentAtMs, 0);
   body.set(runToken, 8);
   body.writeUInt32LE(stamp.sequence >>> 0, 16);
-  body[20] = stamp.phase === 'measured' ? 1 : 0;
+  body[20] = PHASE_BYTE[stamp.phase];
   return body;
 }
 
@@ -38,6 +40,6 @@ export function decodeE2eBody(body: Buffer, runToken: Uint8Array): E2eStamp | nu
   return {
     sentAtMs: body.readDoubleLE(0),
     sequence: body.readUInt32LE(16),
-    phase: body[20] === 1 ? 'measured' : 'warmup',
+    phase: body[20] === 1 ? 'measured' : body[20] === 2 ? 'warmup' : 'join',
   };
 }

@@ -3,8 +3,11 @@
 // the body (e2e-body.ts). The send time is the moment the send is issued; the pacer wakes on a 1 ms
 // timer, so a send is issued up to ~1 ms after its slot. That lag is the pacer's, not the
 // cluster's, and is reported on its own (pacerLagP99Ms): a stalled pacer shows there instead of
-// hiding (coordinated omission). Before the measured phase a warm-up sends a few messages until
-// the consumer receives one, so the group's join and rebalance are not measured.
+// hiding (coordinated omission). Before the measured phase a join check sends a few messages until
+// the consumer receives one, so the group's join and rebalance are not measured; then, with
+// --warmup-s, the pacer sends at --rate for that long and keeps those messages' latency apart
+// (details.warmup*), as OpenMessaging Benchmark's warm-up does: fresh processes spend their first
+// seconds in V8's interpreter and baseline code (docs/performance.md).
 import { randomBytes } from 'node:crypto';
 import { ConveyorError, ErrorCode, Producer, PushConsumer, type ClientOptions, type Message } from '../../index.js';
 import { WorkBudget, slotTimeMs, slotsDue } from './budget.js';
@@ -15,9 +18,9 @@ import type { E2eOptions } from './options.js';
 import { buildSummary, type BenchSummary } from './report.js';
 import { cpuMsSince, ensureTopic, now, sleep, startProgress, stopOnSignal, wallNowMs } from './session.js';
 
-/** Longest wait for the consumer to receive its first warm-up message. */
+/** Longest wait for the consumer to receive its first join-check message. */
 export const E2E_WARMUP_TIMEOUT_MS = 30_000;
-/** One warm-up message this often until the consumer sees one. */
+/** One join-check message this often until the consumer sees one. */
 const WARMUP_SEND_INTERVAL_MS = 50;
 /** After the last send, wait this long at most for outstanding acknowledgements and receipts. */
 export const E2E_DRAIN_TIMEOUT_MS = 10_000;
@@ -33,15 +36,21 @@ export async function runE2e(options: E2eOptions, clientOptions: ClientOptions):
   const meter = new BenchMeter();
   const sendLatency = new LatencyHistogram();
   const pacerLag = new LatencyHistogram();
+  const warmupLatency = new LatencyHistogram();
   const seen = new Uint8Array(Math.ceil(Math.min(TRACKED_SEQUENCES_MAX, (options.ratePerS * options.durationMs) / 1000 + 1) / 8));
-  const counts = { warmupReceived: 0, duplicates: 0, acked: 0, sendFailed: 0, missedSlots: 0, inFlight: 0 };
+  const counts = { joinReceived: 0, warmupSent: 0, warmupReceived: 0, duplicates: 0, acked: 0, sendFailed: 0, missedSlots: 0, inFlight: 0 };
   const onBatch = (batch: Message[]): void => {
     const receivedAt = wallNowMs();
     for (const message of batch) {
       const stamp = decodeE2eBody(message.body, token);
       if (stamp === null) continue;
+      if (stamp.phase === 'join') {
+        counts.joinReceived++;
+        continue;
+      }
       if (stamp.phase === 'warmup') {
         counts.warmupReceived++;
+        warmupLatency.recordMs(receivedAt - stamp.sentAtMs);
         continue;
       }
       const byte = stamp.sequence >>> 3;
@@ -58,7 +67,7 @@ export async function runE2e(options: E2eOptions, clientOptions: ClientOptions):
   };
   const consumer = new PushConsumer({ ...clientOptions, group: options.group, topic: options.topic, from: 'last', batchHandler: onBatch, batchSize: 32 });
   const producer = new Producer({ ...clientOptions, group: BENCH_PRODUCER_GROUP, rpcsInFlightPerQueue: options.rpcsPerQueue });
-  const budget = new WorkBudget({ kind: 'duration', durationMs: options.durationMs + E2E_WARMUP_TIMEOUT_MS }, now);
+  const budget = new WorkBudget({ kind: 'duration', durationMs: options.durationMs + options.warmupMs + E2E_WARMUP_TIMEOUT_MS }, now);
   const removeSignals = stopOnSignal(budget);
   let measuredStartMs = now();
   let measuredEndMs = measuredStartMs;
@@ -68,7 +77,7 @@ export async function runE2e(options: E2eOptions, clientOptions: ClientOptions):
   try {
     await producer.start();
     await consumer.start();
-    await warmUp(producer, options, token, () => counts.warmupReceived > 0, budget);
+    await warmUp(producer, options, token, () => counts.joinReceived > 0, budget);
     const send = (sequence: number, intendedAtMs: number): void => {
       if (counts.inFlight >= options.inFlight) {
         counts.missedSlots++;
@@ -90,6 +99,21 @@ export async function runE2e(options: E2eOptions, clientOptions: ClientOptions):
         },
       ).finally(() => counts.inFlight--);
     };
+    // Warm-up at rate: the same pacing and sends, counted apart; errors here fail nothing.
+    const warmupSend = (sequence: number): void => {
+      if (counts.inFlight >= options.inFlight) return;
+      counts.inFlight++;
+      counts.warmupSent++;
+      const body = encodeE2eBody(options.sizeBytes, token, { sentAtMs: wallNowMs(), sequence, phase: 'warmup' });
+      producer.send(options.topic, { body }).then(() => undefined, () => undefined).finally(() => counts.inFlight--);
+    };
+    const warmupStartMs = now();
+    for (let slot = 0; options.warmupMs > 0 && !budget.stopped; ) {
+      const elapsedMs = now() - warmupStartMs;
+      if (elapsedMs >= options.warmupMs) break;
+      for (let due = slotsDue(elapsedMs, options.ratePerS, slot); due > 0; due--, slot++) warmupSend(slot);
+      await sleep(PACER_TICK_MS);
+    }
     const progress = startProgress(meter, true);
     measuredStartMs = now();
     cpuStart = process.cpuUsage();
@@ -117,7 +141,7 @@ export async function runE2e(options: E2eOptions, clientOptions: ClientOptions):
   return buildSummary({
     kind: 'e2e',
     topic: options.topic,
-    settings: { group: options.group, rate: options.ratePerS, size: options.sizeBytes, inFlight: options.inFlight, queues: options.queues, rpcsPerQueue: options.rpcsPerQueue },
+    settings: { group: options.group, rate: options.ratePerS, size: options.sizeBytes, inFlight: options.inFlight, queues: options.queues, rpcsPerQueue: options.rpcsPerQueue, warmupS: options.warmupMs / 1000 },
     meter,
     elapsedMs: measuredEndMs - measuredStartMs,
     stoppedBy: budget.reason === 'timeout' ? 'duration' : budget.reason,
@@ -133,11 +157,18 @@ export async function runE2e(options: E2eOptions, clientOptions: ClientOptions):
       sendP99Ms: round3(sendPercentiles.p99Ms),
       pacerLagP99Ms: round3(pacerLag.percentileMs(99)),
       clientCpuMs,
+      ...(options.warmupMs > 0 ? warmupDetails(options.warmupMs, counts.warmupSent, counts.warmupReceived, warmupLatency) : {}),
     },
   });
 }
 
-/** Sends warm-up messages until the consumer has received one (bounded by E2E_WARMUP_TIMEOUT_MS). */
+/** The warm-up phase's figures (details.warmup*): sent, received and its own latency percentiles. */
+function warmupDetails(warmupMs: number, sent: number, received: number, latency: LatencyHistogram): Record<string, number> {
+  const p = latency.percentiles();
+  return { warmupS: warmupMs / 1000, warmupSent: sent, warmupReceived: received, warmupP50Ms: round3(p.p50Ms), warmupP99Ms: round3(p.p99Ms), warmupMaxMs: round3(p.maxMs) };
+}
+
+/** Sends join-check messages until the consumer has received one (bounded by E2E_WARMUP_TIMEOUT_MS). */
 async function warmUp(producer: Producer, options: E2eOptions, token: Buffer, received: () => boolean, budget: WorkBudget): Promise<void> {
   const until = now() + E2E_WARMUP_TIMEOUT_MS;
   let sequence = 0;
@@ -149,7 +180,7 @@ async function warmUp(producer: Producer, options: E2eOptions, token: Buffer, re
         { topic: options.topic },
       );
     }
-    const body = encodeE2eBody(options.sizeBytes, token, { sentAtMs: wallNowMs(), sequence: sequence++, phase: 'warmup' });
+    const body = encodeE2eBody(options.sizeBytes, token, { sentAtMs: wallNowMs(), sequence: sequence++, phase: 'join' });
     await producer.send(options.topic, { body }).catch(() => undefined);
     await sleep(WARMUP_SEND_INTERVAL_MS);
   }

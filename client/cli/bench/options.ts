@@ -30,6 +30,12 @@ export const QUEUES_MAX = 1_024;
 export const RATE_DEFAULT = 2_000;
 export const RATE_MAX = 200_000;
 export const E2E_DURATION_S_DEFAULT = 30;
+/**
+ * e2e: seconds sent at --rate before the measured phase (0: none). Fresh processes run their first
+ * seconds in V8's interpreter and baseline code; the suite warms up for 5 s (docs/performance.md).
+ */
+export const E2E_WARMUP_S_DEFAULT = 0;
+export const E2E_WARMUP_S_MAX = 600;
 /** e2e body layout: send time (float64), run token (8 bytes), phase byte; the rest is filler. */
 export const E2E_SIZE_MIN = 32;
 /** e2e: sends not yet acknowledged; past this the pacer records a missed slot instead of queueing. */
@@ -68,6 +74,8 @@ export interface E2eOptions {
   group: string;
   ratePerS: number;
   durationMs: number;
+  /** Sent at ratePerS before the measured phase; their latency is reported apart (details.warmup*). */
+  warmupMs: number;
   sizeBytes: number;
   inFlight: number;
   queues: number;
@@ -172,11 +180,12 @@ export function parseE2eOptions(raw: RawOptions, defaultGroup: string): E2eOptio
   const group = p.name(raw, 'group', '--group', defaultGroup);
   const ratePerS = p.int(raw, 'rate', '--rate', RATE_DEFAULT, 1, RATE_MAX);
   const durationMs = p.int(raw, 'durationS', '--duration-s', E2E_DURATION_S_DEFAULT, 1, DURATION_S_MAX) * 1000;
+  const warmupMs = p.int(raw, 'warmupS', '--warmup-s', E2E_WARMUP_S_DEFAULT, 0, E2E_WARMUP_S_MAX) * 1000;
   const sizeBytes = p.int(raw, 'size', '--size', SIZE_BYTES_DEFAULT, E2E_SIZE_MIN, MESSAGE_BODY_BYTES_MAX);
   const inFlight = p.int(raw, 'inFlight', '--in-flight', E2E_IN_FLIGHT_DEFAULT, 1, IN_FLIGHT_MAX);
   const queues = p.int(raw, 'queues', '--queues', QUEUES_DEFAULT, 1, QUEUES_MAX);
   const rpcsPerQueue = p.int(raw, 'rpcsPerQueue', '--rpcs-per-queue', COALESCE_RPCS_IN_FLIGHT_DEFAULT, 1, COALESCE_RPCS_IN_FLIGHT_MAX);
   if (raw.count !== undefined) p.list.push('--count: e2e runs for --duration-s at --rate; it takes no count');
   p.throwIfAny('e2e');
-  return { topic, group, ratePerS, durationMs, sizeBytes, inFlight, queues, rpcsPerQueue, json: raw.json === true };
+  return { topic, group, ratePerS, durationMs, warmupMs, sizeBytes, inFlight, queues, rpcsPerQueue, json: raw.json === true };
 }

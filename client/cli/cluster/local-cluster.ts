@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConveyorError, ErrorCode } from '../../../common/errors.js';
 import { formatHostPort } from '../../../common/addresses.js';
+import { BROKER_NODE_FLAGS } from '../../../common/node-flags.js';
 import { planLayout, type ClusterOptions, type ProcessRole } from './layout.js';
 export type { ProcessStatus } from './process-status.js';
 import { resolveClusterOptions, type ClusterOptionsInput } from './options.js';
@@ -273,7 +274,8 @@ export class LocalCluster {
         }
       }
       if (record.dataDir !== null) mkdirSync(record.dataDir, { recursive: true });
-      const spawned = spawnDetached({ bin: state.bin, args: record.args, logFile: record.logFile, cwd: state.cwd, env: { ...process.env, ...state.env } });
+      const nodeFlags = record.role === 'nameserver' ? [] : BROKER_NODE_FLAGS;
+      const spawned = spawnDetached({ bin: state.bin, args: record.args, nodeFlags, logFile: record.logFile, cwd: state.cwd, env: { ...process.env, ...state.env } });
       record.pid = spawned.pid;
       record.startedAtMs = Date.now();
       writeState(this.dir, state);

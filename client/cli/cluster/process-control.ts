@@ -31,15 +31,15 @@ export interface SpawnedProcess {
 }
 
 /**
- * Starts `node <bin> ...args` in its own process group (detached) with stdout and stderr appended to
- * `logFile`, and unrefs it: the launcher may exit and the process keeps running.
+ * Starts `node ...nodeFlags <bin> ...args` in its own process group (detached) with stdout and
+ * stderr appended to `logFile`, and unrefs it: the launcher may exit and the process keeps running.
  */
-export function spawnDetached(options: { bin: string; args: string[]; logFile: string; cwd: string; env?: NodeJS.ProcessEnv }): SpawnedProcess {
+export function spawnDetached(options: { bin: string; args: string[]; nodeFlags?: readonly string[]; logFile: string; cwd: string; env?: NodeJS.ProcessEnv }): SpawnedProcess {
   mkdirSync(dirname(options.logFile), { recursive: true });
   const fd = openSync(options.logFile, 'a');
   try {
-    writeSync(fd, `${JSON.stringify({ level: 30, time: Date.now(), msg: 'launcher starting process', args: options.args })}\n`);
-    const child = spawn(process.execPath, [options.bin, ...options.args], {
+    writeSync(fd, `${JSON.stringify({ level: 30, time: Date.now(), msg: 'launcher starting process', nodeFlags: options.nodeFlags ?? [], args: options.args })}\n`);
+    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), options.bin, ...options.args], {
       cwd: options.cwd,
       env: options.env ?? process.env,
       detached: true,

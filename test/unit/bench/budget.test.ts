@@ -80,4 +80,8 @@ describe('e2e body', () => {
     expect(decodeE2eBody(Buffer.alloc(10), token)).toBeNull();
     expect(decodeE2eBody(body, token)?.phase).toBe('warmup');
   });
+
+  it('tells the three phases apart: join check, warm-up at rate, measured', () => {
+    for (const phase of ['join', 'warmup', 'measured'] as const) expect(decodeE2eBody(encodeE2eBody(64, token, { sentAtMs: 1, sequence: 7, phase }), token)?.phase).toBe(phase);
+  });
 });

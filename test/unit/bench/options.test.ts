@@ -89,7 +89,14 @@ describe('bench consume options', () => {
 describe('bench e2e options', () => {
   it('defaults to 2,000 msgs/s for 30 s with the given default group', () => {
     const o = parseE2eOptions({ topic: 't' }, 'bench-e2e-1');
-    expect(o).toMatchObject({ ratePerS: 2_000, durationMs: 30_000, sizeBytes: 1024, group: 'bench-e2e-1', rpcsPerQueue: 1 });
+    expect(o).toMatchObject({ ratePerS: 2_000, durationMs: 30_000, warmupMs: 0, sizeBytes: 1024, group: 'bench-e2e-1', rpcsPerQueue: 1 });
+  });
+
+  it('reads --warmup-s from 0 to 600 seconds', () => {
+    expect(parseE2eOptions({ topic: 't', warmupS: '5' }, 'g').warmupMs).toBe(5_000);
+    expect(parseE2eOptions({ topic: 't', warmupS: '0' }, 'g').warmupMs).toBe(0);
+    expect(problemsOf(() => parseE2eOptions({ topic: 't', warmupS: '601' }, 'g'))[0]).toMatch(/--warmup-s/);
+    expect(problemsOf(() => parseE2eOptions({ topic: 't', warmupS: '-1' }, 'g'))[0]).toMatch(/--warmup-s/);
   });
 
   it('reads --rpcs-per-queue within the producer option\'s bounds', () => {

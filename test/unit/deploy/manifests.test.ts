@@ -9,6 +9,7 @@ import type { Service } from 'kubernetes-types/core/v1.js';
 import type { PodDisruptionBudget } from 'kubernetes-types/policy/v1.js';
 import { describe, expect, test } from 'vitest';
 import YAML from 'yaml';
+import { BROKER_NODE_FLAGS } from '../../../common/node-flags.js';
 import { lintManifests } from '../../helpers/manifest-lint.js';
 import {
   DEPLOY_K8S_DIR,
@@ -80,6 +81,10 @@ describe.each(Object.entries(SETUPS))('the %s setup', (_name, dir) => {
     expect(env.CONVEYOR_BROKER_ID).toBe('1');
     expect(env.CONVEYOR_ADVERTISED_HOST).toBe('broker-b-1.conveyor-broker.conveyor.svc.cluster.local');
     expect(env.CONVEYOR_DATA_DIR).toBe('/var/lib/conveyor');
+  });
+
+  test('runs every broker with the node flags the local launcher gives it (common/node-flags.ts)', () => {
+    for (const group of ['broker-a', 'broker-b']) expect(brokerEnv(objects, group, 0).NODE_OPTIONS).toBe(BROKER_NODE_FLAGS.join(' '));
   });
 });
 
