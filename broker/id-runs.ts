@@ -119,6 +119,16 @@ export class IdRuns {
     return false;
   }
 
+  /**
+   * The last counter of the highest run of `instance` if that run holds only `topic` and ends
+   * before `counter` by at most `gapMax` (so add(tail + 1 … counter) extends it), else -1.
+   */
+  tailBefore(instance: number, counter: number, gapMax: number, topic: string): number {
+    const runs = this.byInstance.get(instance);
+    const tail = runs?.[runs.length - 1];
+    return tail !== undefined && tail.topic === topic && tail.last < counter && counter - tail.last <= gapMax ? tail.last : -1;
+  }
+
   /** Remembers the ids first..last of `instance`, stored in `topic` between oldestMs and newestMs. */
   add(instance: number, first: number, last: number, topic: string, oldestMs: number, newestMs: number): void {
     assert(first <= last, 'id run must not be empty');

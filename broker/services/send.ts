@@ -242,7 +242,7 @@ export class SendService {
     return undefined;
   }
 
-  /** Remembers stored messages in the window: runs of generator ids per run, the rest one by one. */
+  /** Remembers stored messages in the window: runs of generator ids per run, the rest one by one (or joining their producer's run). */
   private remember(topic: string, appended: readonly AppendResult[], split: BatchRuns, storedAt: number): void {
     const { dedup } = this.ctx;
     for (let r = 0; r < split.instances.length; r++) {
@@ -255,7 +255,7 @@ export class SendService {
       }
       dedup.putRun(split.instances[r]!, split.firsts[r]!, split.lasts[r]!, topic, oldest, newest, storedAt);
     }
-    for (let k = 0; k < split.singles.length; k++) dedup.put(appended[split.singles[k]!]!, storedAt);
+    for (let k = 0; k < split.singles.length; k++) dedup.putSingle(appended[split.singles[k]!]!, storedAt);
   }
 
   /** Appends a batch of fresh ids (claimFresh): plain loops, one promise for the batch, no per-message bookkeeping. */

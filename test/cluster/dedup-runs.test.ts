@@ -106,4 +106,36 @@ describe('message ids kept as runs in the index', () => {
     expect((await callUnary(broker, BrokerService.getQueueRange, { topic: 'runs', queueId: 0 }, CALL_DEADLINE_MS)).maxQueueOffset).toBe(130);
     expect((await callUnary(broker, BrokerService.getQueueRange, { topic: 'runs', queueId: 1 }, CALL_DEADLINE_MS)).maxQueueOffset).toBe(64);
   });
+
+  it('keeps one producer\'s lone sends as a run, not an id each, and still answers each repeat with its original result', async () => {
+    await callUnary(broker, BrokerService.upsertTopic, { config: { topicName: 'lone', readQueueCount: 2, writeQueueCount: 2, perm: 6 } }, CALL_DEADLINE_MS);
+    const entriesBefore = await dedupEntries();
+    // 30 lone sends with consecutive counters, then 30 with every other counter (as with two broker groups).
+    const counters = [...Array.from({ length: 30 }, (_, i) => 5_000 + i), ...Array.from({ length: 30 }, (_, i) => 5_030 + 2 * i)];
+    const stored = new Map<number, [number, number]>();
+    for (const [k, counter] of counters.entries()) {
+      const response = await send('lone', k % 2, [generatorId(0xdef, counter)]);
+      expect(response.results[0]?.duplicate).toBe(false);
+      stored.set(counter, [Number(response.results[0]!.queueId), Number(response.results[0]!.queueOffset)]);
+    }
+    // The first id takes a window entry; the others joined the run it started.
+    expect((await dedupEntries()) - entriesBefore).toBe(1);
+
+    for (const counter of [5_000, 5_001, 5_017, 5_030, 5_060, 5_088]) {
+      const again = await send('lone', 1, [generatorId(0xdef, counter)]);
+      expect([again.results[0]?.duplicate, again.results[0]?.queueId, again.results[0]?.queueOffset]).toEqual([true, ...stored.get(counter)!]);
+    }
+    // A counter the run covers but that was never sent here is stored, not mistaken for a repeat.
+    const skipped = await send('lone', 1, [generatorId(0xdef, 5_031)]);
+    expect(skipped.results[0]?.duplicate).toBe(false);
+    expect((await callUnary(broker, BrokerService.getQueueRange, { topic: 'lone', queueId: 1 }, CALL_DEADLINE_MS)).maxQueueOffset).toBe(31);
+  });
 });
+
+/** The master's conveyor_broker_dedup_window_entries gauge. */
+async function dedupEntries(): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${masterHttpPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('conveyor_broker_dedup_window_entries'));
+  expect(line).toBeDefined();
+  return Number(line!.split(' ').at(-1));
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DedupWindow, type StoredResult } from '../../../broker/dedup-window.js';
+import { DedupWindow, SINGLE_RUN_GAP_MAX, type StoredResult } from '../../../broker/dedup-window.js';
 import { generatorId } from '../../helpers/generator-id.js';
 
 function result(messageId: string, storeTimestampMs: number, queueOffset = 0): StoredResult {
@@ -167,5 +167,61 @@ describe('runs of generator ids in the window', () => {
     window.forgetTopic('t');
     expect(window.runMayRepeat(7, 0, 9, 20)).toBe(false);
     expect(window.runMayRepeat(8, 0, 9, 20)).toBe(true);
+  });
+});
+
+describe('lone generator ids joining their producer\'s run', () => {
+  const lone = (id: string, at: number, topic = 't'): StoredResult => ({ ...result(id, at), topic });
+
+  it('keeps one producer\'s consecutive lone ids as one run, not an entry each, and still finds every one', () => {
+    const window = new DedupWindow({ windowMs: 1_000, startedAtMs: 0, newestStoredBeforeStartMs: null });
+    for (let c = 1; c <= 1_000; c++) window.putSingle(lone(generatorId(5, c), 100), 100);
+    // The first id takes an entry (nothing to join yet); the rest join the run the second one started.
+    expect(window.size).toBe(1);
+    expect(window.runCount).toBe(1);
+    for (const c of [1, 2, 500, 1_000]) expect(window.needsStoreLookup(200, generatorId(5, c))).toBe(true);
+    expect(window.needsStoreLookup(200, generatorId(5, 1_001))).toBe(false);
+    expect(window.needsStoreLookup(200, generatorId(6, 500))).toBe(false);
+    expect(window.needsStoreLookup(1_101, generatorId(5, 500))).toBe(false);
+  });
+
+  it('joins over a gap of at most SINGLE_RUN_GAP_MAX counters (several broker groups), not over a wider one', () => {
+    const window = new DedupWindow({ windowMs: 1_000, startedAtMs: 0, newestStoredBeforeStartMs: null });
+    for (let c = 10; c <= 100; c += 2) window.putSingle(lone(generatorId(5, c), 100), 100);
+    expect([window.size, window.runCount]).toEqual([1, 1]);
+    const far = 100 + SINGLE_RUN_GAP_MAX + 1;
+    window.putSingle(lone(generatorId(5, far), 100), 100);
+    expect([window.size, window.runCount]).toEqual([2, 1]);
+    expect(window.needsStoreLookup(200, generatorId(5, 101))).toBe(false);
+    expect(window.get(generatorId(5, far), 200)).toBeDefined();
+  });
+
+  it('keeps ids of another topic, other ids, and a counter that goes back one by one', () => {
+    const window = new DedupWindow({ windowMs: 1_000, startedAtMs: 0, newestStoredBeforeStartMs: null });
+    window.putSingle(lone(generatorId(5, 1), 100), 100);
+    window.putSingle(lone(generatorId(5, 2), 100, 'other'), 100);
+    window.putSingle(lone('user-id', 100), 100);
+    window.putSingle(lone('0'.repeat(32), 100), 100);
+    expect([window.size, window.runCount]).toEqual([4, 0]);
+    window.putSingle(lone(generatorId(5, 3), 100, 'other'), 100); // follows 2 in 'other': a run 2..3
+    expect([window.size, window.runCount]).toEqual([4, 1]);
+    const back = generatorId(5, 1, 0x18c_0000_0001); // counter 1 again (another time part): behind the run
+    window.putSingle(lone(back, 100, 'other'), 100);
+    expect([window.size, window.runCount]).toEqual([5, 1]);
+    expect(window.get(back, 200)?.topic).toBe('other');
+  });
+
+  it('forgets the lone ids of a deleted topic, so the next one does not join', () => {
+    const window = new DedupWindow({ windowMs: 1_000, startedAtMs: 0, newestStoredBeforeStartMs: null });
+    window.putSingle(lone(generatorId(5, 1), 100), 100);
+    window.forgetTopic('t');
+    window.putSingle(lone(generatorId(5, 2), 100), 100);
+    expect([window.size, window.runCount]).toEqual([1, 0]);
+  });
+
+  it('remembers nothing with a zero window', () => {
+    const window = new DedupWindow({ windowMs: 0, startedAtMs: 0 });
+    for (let c = 1; c <= 3; c++) window.putSingle(lone(generatorId(5, c), 100), 100);
+    expect([window.size, window.runCount]).toEqual([0, 0]);
   });
 });
