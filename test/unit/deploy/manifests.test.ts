@@ -84,7 +84,10 @@ describe.each(Object.entries(SETUPS))('the %s setup', (_name, dir) => {
   });
 
   test('runs every broker with the node flags the local launcher gives it (common/node-flags.ts)', () => {
-    for (const group of ['broker-a', 'broker-b']) expect(brokerEnv(objects, group, 0).NODE_OPTIONS).toBe(BROKER_NODE_FLAGS.join(' '));
+    for (const group of ['broker-a', 'broker-b']) {
+      const container = find<StatefulSet>(objects, 'StatefulSet', group).spec?.template.spec?.containers[0];
+      expect(container?.command).toEqual(['node', ...BROKER_NODE_FLAGS, '/opt/conveyor/bin/conveyor.js']);
+    }
   });
 });
 
