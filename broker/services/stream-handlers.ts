@@ -152,12 +152,20 @@ function serveStream<Req, Res>(call: grpc.ServerDuplexStream<RequestFrame<unknow
     );
   };
 
-  const serveManyFrame = (id: number, timeoutMs: number, requests: Req[], serveMany: NonNullable<StreamSpec<Req, Res>['serveMany']>): void => {
-    if (inFlight.has(id)) {
-      write({ id, error: toErrorDetail(invalidFrame(`${spec.method} stream frame id ${id} is already in flight on this stream`, { id })) });
-      return;
-    }
-    const frameCall = new FrameCall(requests[0] as Req, call, frameDeadline(timeoutMs, Date.now()));
+  /** Answers `id` as a duplicate and returns true when a frame with that id is still in flight. */
+  const refuseDuplicate = (id: number): boolean => {
+    if (!inFlight.has(id)) return false;
+    write({ id, error: toErrorDetail(invalidFrame(`${spec.method} stream frame id ${id} is already in flight on this stream`, { id })) });
+    return true;
+  };
+
+  /**
+   * Runs one frame's work (a request, or a frame of several sends) as one in-flight entry and
+   * answers it once: `answer(value)` or its error. One reaction per frame (not then + finally: two
+   * more promises and microtask turns per frame).
+   */
+  const startFrame = <V>(id: number, request: Req, timeoutMs: number, work: (frameCall: FrameCall<Req>) => Promise<V>, answer: (value: V) => ResponseFrame<Res>): void => {
+    const frameCall = new FrameCall(request, call, frameDeadline(timeoutMs, Date.now()));
     inFlight.set(id, frameCall);
     updateFlow();
     const settle = (frame: ResponseFrame<Res>): void => {
@@ -166,8 +174,8 @@ function serveStream<Req, Res>(call: grpc.ServerDuplexStream<RequestFrame<unknow
       updateFlow();
       finishIfDone();
     };
-    serveMany(requests, deps.run, frameCall).then(
-      (multi) => settle({ id, multi }),
+    work(frameCall).then(
+      (value) => settle(answer(value)),
       (err: unknown) => settle({ id, error: toErrorDetail(err) }),
     );
   };
@@ -207,8 +215,9 @@ function serveStream<Req, Res>(call: grpc.ServerDuplexStream<RequestFrame<unknow
       return;
     }
     const many = spec.requestsOf?.(frame);
-    if (many !== undefined && spec.serveMany !== undefined) {
-      serveManyFrame(id, frame.timeoutMs, many, spec.serveMany);
+    const serveMany = spec.serveMany;
+    if (many !== undefined && serveMany !== undefined) {
+      if (!refuseDuplicate(id)) startFrame(id, many[0] as Req, frame.timeoutMs, (frameCall) => serveMany(many, deps.run, frameCall), (multi) => ({ id, multi }));
       return;
     }
     const request = spec.requestOf(frame);
@@ -216,28 +225,12 @@ function serveStream<Req, Res>(call: grpc.ServerDuplexStream<RequestFrame<unknow
       write({ id, error: toErrorDetail(invalidFrame(`${spec.method} stream frame ${id} carries no request`, { id })) });
       return;
     }
-    if (inFlight.has(id)) {
-      write({ id, error: toErrorDetail(invalidFrame(`${spec.method} stream frame id ${id} is already in flight on this stream`, { id })) });
-      return;
-    }
+    if (refuseDuplicate(id)) return;
     if (credit > 0 && spec.subscribe !== undefined) {
       subscribeFrame(id, request, credit, spec.subscribe);
       return;
     }
-    const frameCall = new FrameCall(request, call, frameDeadline(frame.timeoutMs, Date.now()));
-    inFlight.set(id, frameCall);
-    updateFlow();
-    // One reaction per frame (not then + finally: two more promises and microtask turns per frame).
-    const settle = (frame: ResponseFrame<Res>): void => {
-      inFlight.delete(id);
-      write(frame);
-      updateFlow();
-      finishIfDone();
-    };
-    deps.run(spec.method, () => spec.serve(request, frameCall)).then(
-      (response) => settle({ id, response }),
-      (err: unknown) => settle({ id, error: toErrorDetail(err) }),
-    );
+    startFrame(id, request, frame.timeoutMs, (frameCall) => deps.run(spec.method, () => spec.serve(request, frameCall)), (response) => ({ id, response }));
   });
 }
 
