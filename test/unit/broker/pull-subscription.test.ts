@@ -3,33 +3,22 @@
 // per answer (one subscribe frame for many answers, against one pull frame per answer), credit and
 // top-ups, tag filtering, offset errors, cancel and the bounds, shutdown, a broken stream, and a
 // broker that predates subscriptions. No timing assertions: counts and order only.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DedupWindow } from '../../../broker/dedup-window.js';
 import { LongPollTable } from '../../../broker/long-poll.js';
-import { AdminService } from '../../../broker/services/admin.js';
-import { ConsumerService } from '../../../broker/services/consumers.js';
 import { RequestGate, createBrokerHandlers } from '../../../broker/services/handlers.js';
-import { OffsetService } from '../../../broker/services/offsets.js';
 import { PULL_SUBSCRIPTIONS_PER_STREAM_MAX } from '../../../broker/services/pull-subscription.js';
 import { withEncodedPullResponses } from '../../../broker/services/pull-response.js';
 import { PullService } from '../../../broker/services/pull.js';
-import { SendService } from '../../../broker/services/send.js';
 import { withStreamCodecs } from '../../../broker/services/stream-codecs.js';
-import { MessageStore } from '../../../broker/store/index.js';
-import { TopicManager } from '../../../broker/topics.js';
 import { SubscriptionCredit, topUpThreshold } from '../../../client/queue-subscription.js';
 import { isUnreachable } from '../../../client/retry-policy.js';
 import { PULL_STREAM_METHOD, SEND_STREAM_METHOD, StreamMux, type MuxSubscription } from '../../../client/stream-mux.js';
 import type { ConveyorError } from '../../../common/errors.js';
 import { CHANNEL_OPTIONS, bindServer } from '../../../common/grpc.js';
-import { silentLogger } from '../../../common/logging.js';
 import { decodeRecords } from '../../../common/record.js';
 import { BrokerService, conveyor } from '../../../proto/index.js';
-import { testServiceContext } from './service-context.js';
+import { openTestBroker } from './service-context.js';
 
 const cleanups: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => {
@@ -47,20 +36,7 @@ interface Served {
 }
 
 async function serve(): Promise<Served> {
-  const dir = mkdtempSync(join(tmpdir(), 'conveyor-subscriptions-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const store = await MessageStore.open({ dataDir: dir, segmentBytes: 1024 * 1024, backgroundTimers: false });
-  cleanups.push(() => store.close());
-  const log = silentLogger();
-  const topics = new TopicManager({ meta: store.meta, autoCreateTopics: false, defaultQueueCount: 4, onChange: () => undefined, log });
-  await topics.load();
-  await topics.upsert({ topicName: 't', readQueueCount: 4, writeQueueCount: 4, perm: 6 });
-  const dedup = new DedupWindow({ windowMs: 60_000, startedAtMs: Date.now(), newestStoredBeforeStartMs: null });
-  const longPolls = new LongPollTable();
-  const gate = new RequestGate();
-  const ctx = testServiceContext({ store, topics, dedup, longPolls, clock: () => Date.now(), isStopping: () => gate.isClosed, inFlightRequests: () => gate.inFlight, log });
-  cleanups.push(store.onDispatch((topic, queueId, max) => longPolls.notify(topic, queueId, max)));
-  const services = { send: new SendService(ctx), pull: new PullService(ctx), offsets: new OffsetService(ctx), consumers: new ConsumerService(ctx), admin: new AdminService(ctx) };
+  const { longPolls, gate, ctx, services, log } = await openTestBroker('conveyor-subscriptions-', cleanups);
   const handlers = createBrokerHandlers(services, gate, ctx.metrics, log);
   let frames = 0;
   const pullStream: typeof handlers.pullStream = (call) => {

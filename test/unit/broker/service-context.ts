@@ -1,15 +1,24 @@
 // The ServiceContext the broker's services run with, for unit tests over a real store (the store,
 // topics, window and long-poll table come from the test): one place for the identity, metrics
 // sources and defaults the send, pull, offset and stream-handler tests share.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { ConsumerGroupTable } from '../../../broker/consumer-groups.js';
-import type { DedupWindow } from '../../../broker/dedup-window.js';
-import type { LongPollTable } from '../../../broker/long-poll.js';
+import { DedupWindow } from '../../../broker/dedup-window.js';
+import { LongPollTable } from '../../../broker/long-poll.js';
 import { createBrokerMetrics } from '../../../broker/metrics.js';
+import { AdminService } from '../../../broker/services/admin.js';
+import { ConsumerService } from '../../../broker/services/consumers.js';
 import type { ReplicationView, ServiceContext } from '../../../broker/services/context.js';
-import type { MessageStore } from '../../../broker/store/index.js';
-import type { TopicManager } from '../../../broker/topics.js';
+import { RequestGate } from '../../../broker/services/handlers.js';
+import { OffsetService } from '../../../broker/services/offsets.js';
+import { PullService } from '../../../broker/services/pull.js';
+import { SendService } from '../../../broker/services/send.js';
+import { MessageStore } from '../../../broker/store/index.js';
+import { TopicManager } from '../../../broker/topics.js';
 import { silentLogger } from '../../../common/logging.js';
 
 /** Async replication: no slave to wait for. */
@@ -51,4 +60,37 @@ export function testServiceContext(parts: TestContextParts): ServiceContext {
     isStopping: parts.isStopping ?? (() => false),
     log: parts.log ?? silentLogger(),
   };
+}
+
+/** A broker's services over a real store in a temp directory, for the stream-handler tests. */
+export interface TestBroker {
+  store: MessageStore;
+  longPolls: LongPollTable;
+  gate: RequestGate;
+  ctx: ServiceContext;
+  services: { send: SendService; pull: PullService; offsets: OffsetService; consumers: ConsumerService; admin: AdminService };
+  log: Logger;
+}
+
+/**
+ * Opens a store in a new temp directory with topic 't' (4 queues), a 60 s de-duplication window,
+ * a long-poll table woken by the store's dispatch and a request gate; `cleanups` receives what
+ * closes and removes them (to run in reverse order).
+ */
+export async function openTestBroker(dirPrefix: string, cleanups: Array<() => Promise<unknown> | void>): Promise<TestBroker> {
+  const dir = mkdtempSync(join(tmpdir(), dirPrefix));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const store = await MessageStore.open({ dataDir: dir, segmentBytes: 1024 * 1024, backgroundTimers: false });
+  cleanups.push(() => store.close());
+  const log = silentLogger();
+  const topics = new TopicManager({ meta: store.meta, autoCreateTopics: false, defaultQueueCount: 4, onChange: () => undefined, log });
+  await topics.load();
+  await topics.upsert({ topicName: 't', readQueueCount: 4, writeQueueCount: 4, perm: 6 });
+  const dedup = new DedupWindow({ windowMs: 60_000, startedAtMs: Date.now(), newestStoredBeforeStartMs: null });
+  const longPolls = new LongPollTable();
+  const gate = new RequestGate();
+  const ctx = testServiceContext({ store, topics, dedup, longPolls, clock: () => Date.now(), isStopping: () => gate.isClosed, inFlightRequests: () => gate.inFlight, log });
+  cleanups.push(store.onDispatch((topic, queueId, max) => longPolls.notify(topic, queueId, max)));
+  const services = { send: new SendService(ctx), pull: new PullService(ctx), offsets: new OffsetService(ctx), consumers: new ConsumerService(ctx), admin: new AdminService(ctx) };
+  return { store, longPolls, gate, ctx, services, log };
 }

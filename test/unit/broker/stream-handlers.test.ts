@@ -2,33 +2,23 @@
 // (createBrokerHandlers, the codecs broker.ts registers) over real services and a real store in a
 // temp directory, and the client's StreamMux on a real channel. Out-of-order answers, deadlines,
 // cancellation, a stream broken mid-flight, the shutdown gate, both bounds and malformed frames.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DedupWindow } from '../../../broker/dedup-window.js';
 import { LongPollTable } from '../../../broker/long-poll.js';
-import { AdminService } from '../../../broker/services/admin.js';
-import { ConsumerService } from '../../../broker/services/consumers.js';
 import { RequestGate, createBrokerHandlers } from '../../../broker/services/handlers.js';
-import { OffsetService } from '../../../broker/services/offsets.js';
 import { EncodedPullResponse, withEncodedPullResponses } from '../../../broker/services/pull-response.js';
 import { PullService } from '../../../broker/services/pull.js';
-import { SendService } from '../../../broker/services/send.js';
 import { encodePullStreamResponse, freeBytesBefore, withStreamCodecs } from '../../../broker/services/stream-codecs.js';
 import { MessageStore } from '../../../broker/store/index.js';
-import { TopicManager } from '../../../broker/topics.js';
 import { BrokerConnections, isCancelled } from '../../../client/broker-connections.js';
 import { isRetryableSendError, isUnreachable } from '../../../client/retry-policy.js';
 import { PULL_STREAM_METHOD, SEND_STREAM_METHOD, StreamMux, isStreamUnsupported } from '../../../client/stream-mux.js';
 import { ConveyorError, ErrorCode, errorCodeName } from '../../../common/errors.js';
 import { CHANNEL_OPTIONS, bindServer, callUnary } from '../../../common/grpc.js';
-import { silentLogger } from '../../../common/logging.js';
 import { encodeRequestFrame } from '../../../common/stream-frames.js';
 import { decodeRecords } from '../../../common/record.js';
 import { BrokerService, conveyor } from '../../../proto/index.js';
-import { testServiceContext } from './service-context.js';
+import { openTestBroker } from './service-context.js';
 
 const cleanups: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => {
@@ -48,21 +38,8 @@ interface Served {
 }
 
 async function serve(options: { framesInFlightMax?: number; onHandler?: (method: string) => void } = {}): Promise<Served> {
-  const dir = mkdtempSync(join(tmpdir(), 'conveyor-streams-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const store = await MessageStore.open({ dataDir: dir, segmentBytes: 1024 * 1024, backgroundTimers: false });
-  cleanups.push(() => store.close());
-  const log = silentLogger();
-  const topics = new TopicManager({ meta: store.meta, autoCreateTopics: false, defaultQueueCount: 4, onChange: () => undefined, log });
-  await topics.load();
-  await topics.upsert({ topicName: 't', readQueueCount: 4, writeQueueCount: 4, perm: 6 });
-  const dedup = new DedupWindow({ windowMs: 60_000, startedAtMs: Date.now(), newestStoredBeforeStartMs: null });
-  const longPolls = new LongPollTable();
-  const gate = new RequestGate();
-  const ctx = testServiceContext({ store, topics, dedup, longPolls, clock: () => Date.now(), isStopping: () => gate.isClosed, inFlightRequests: () => gate.inFlight, log });
+  const { store, longPolls, gate, ctx, services, log } = await openTestBroker('conveyor-streams-', cleanups);
   const { metrics } = ctx;
-  cleanups.push(store.onDispatch((topic, queueId, max) => longPolls.notify(topic, queueId, max)));
-  const services = { send: new SendService(ctx), pull: new PullService(ctx), offsets: new OffsetService(ctx), consumers: new ConsumerService(ctx), admin: new AdminService(ctx) };
   const real = createBrokerHandlers(services, gate, metrics, log, options);
   // Each handler as registered, telling onHandler which one ran (unary Send or SendStream, …).
   const handlers = Object.fromEntries(
