@@ -107,24 +107,13 @@ export async function runE2e(options: E2eOptions, clientOptions: ClientOptions):
       const body = encodeE2eBody(options.sizeBytes, token, { sentAtMs: wallNowMs(), sequence, phase: 'warmup' });
       producer.send(options.topic, { body }).then(() => undefined, () => undefined).finally(() => counts.inFlight--);
     };
-    const warmupStartMs = now();
-    for (let slot = 0; options.warmupMs > 0 && !budget.stopped; ) {
-      const elapsedMs = now() - warmupStartMs;
-      if (elapsedMs >= options.warmupMs) break;
-      for (let due = slotsDue(elapsedMs, options.ratePerS, slot); due > 0; due--, slot++) warmupSend(slot);
-      await sleep(PACER_TICK_MS);
-    }
+    if (options.warmupMs > 0) await pace(options.ratePerS, options.warmupMs, budget, now(), warmupSend);
     const progress = startProgress(meter, true);
     measuredStartMs = now();
     cpuStart = process.cpuUsage();
     const wallStartMs = wallNowMs();
     try {
-      while (!budget.stopped) {
-        const elapsedMs = now() - measuredStartMs;
-        if (elapsedMs >= options.durationMs) break;
-        for (let due = slotsDue(elapsedMs, options.ratePerS, sent); due > 0; due--, sent++) send(sent, wallStartMs + slotTimeMs(sent, options.ratePerS));
-        await sleep(PACER_TICK_MS);
-      }
+      sent = await pace(options.ratePerS, options.durationMs, budget, measuredStartMs, (slot) => send(slot, wallStartMs + slotTimeMs(slot, options.ratePerS)));
       measuredEndMs = now();
       clientCpuMs = cpuMsSince(cpuStart);
       const drainUntil = measuredEndMs + E2E_DRAIN_TIMEOUT_MS;
@@ -160,6 +149,22 @@ export async function runE2e(options: E2eOptions, clientOptions: ClientOptions):
       ...(options.warmupMs > 0 ? warmupDetails(options.warmupMs, counts.warmupSent, counts.warmupReceived, warmupLatency) : {}),
     },
   });
+}
+
+/**
+ * The pacer: issues slots 0, 1, … at `ratePerS` from `startMs` for `durationMs` (or until the
+ * budget stops), waking every PACER_TICK_MS and issuing every slot that has come due; returns the
+ * slots issued.
+ */
+async function pace(ratePerS: number, durationMs: number, budget: WorkBudget, startMs: number, issue: (slot: number) => void): Promise<number> {
+  let slot = 0;
+  while (!budget.stopped) {
+    const elapsedMs = now() - startMs;
+    if (elapsedMs >= durationMs) break;
+    for (let due = slotsDue(elapsedMs, ratePerS, slot); due > 0; due--, slot++) issue(slot);
+    await sleep(PACER_TICK_MS);
+  }
+  return slot;
 }
 
 /** The warm-up phase's figures (details.warmup*): sent, received and its own latency percentiles. */
