@@ -28,10 +28,18 @@ export async function freePorts(count: number): Promise<number[]> {
   return [...ports];
 }
 
-/** A temp directory removed when the test file ends. */
+/**
+ * A temp directory removed when the test file ends, after the processes spawned here have stopped:
+ * vitest runs after-all hooks in reverse order, so this one (registered by the test file) would
+ * otherwise run before this module's own and remove the directory under a broker that is still
+ * writing to it (ENOTEMPTY).
+ */
 export function tempDir(prefix = 'conveyor-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    await stopLive();
+    rmSync(dir, { recursive: true, force: true });
+  });
   return dir;
 }
 
@@ -48,9 +56,11 @@ export interface RunningProcess {
 }
 
 const live = new Set<RunningProcess>();
-afterAll(async () => {
+/** Stops every process spawned here that is still running (SIGKILL after 2 s). */
+async function stopLive(): Promise<void> {
   await Promise.all([...live].map((p) => p.stop(2_000)));
-});
+}
+afterAll(stopLive);
 
 export interface SpawnOptions {
   name: string;
