@@ -20,7 +20,7 @@ export type { MasterStore, SlaveStore } from './store-port.js';
 export type { ReplicationIdentity } from './handshake.js';
 export { IN_SYNC_LAG_BYTES_MAX, IN_SYNC_REPORT_AGE_MS_MAX, SYNC_REPLICATION_TIMEOUT_MS_DEFAULT, SYNC_WAITERS_MAX, SLAVES_MAX } from './replication-progress.js';
 export { REPLICATION_CHUNK_BYTES_MAX, REPLICATION_KEEPALIVE_INTERVAL_MS, SLAVE_SILENCE_MS_MAX } from './ha-master.js';
-export { SLAVE_REPORT_INTERVAL_MS, MASTER_SILENCE_MS_MAX } from './ha-slave.js';
+export { SLAVE_REPORT_INTERVAL_MS, MASTER_SILENCE_MS_MAX, REPLICATION_FLOW_CONTROL_WINDOW_BYTES } from './ha-slave.js';
 export { RECONNECT_BACKOFF_BASE_MS, RECONNECT_BACKOFF_MAX_MS } from './reconnect-backoff.js';
 export { METADATA_SYNC_INTERVAL_MS_DEFAULT, metadataTargetThrough, type TopicCache } from './metadata-sync.js';
 
@@ -148,6 +148,7 @@ export interface ReplicationSlaveStartOptions {
   reportIntervalMs?: number;
   masterSilenceMsMax?: number;
   appendBytesInFlightMax?: number;
+  flowControlWindowBytes?: number;
 }
 
 export interface ReplicationSlaveHandle {
@@ -176,6 +177,7 @@ export function startReplicationSlave(options: ReplicationSlaveStartOptions): Re
     ...(options.reportIntervalMs !== undefined ? { reportIntervalMs: options.reportIntervalMs } : {}),
     ...(options.masterSilenceMsMax !== undefined ? { masterSilenceMsMax: options.masterSilenceMsMax } : {}),
     ...(options.appendBytesInFlightMax !== undefined ? { appendBytesInFlightMax: options.appendBytesInFlightMax } : {}),
+    ...(options.flowControlWindowBytes !== undefined ? { flowControlWindowBytes: options.flowControlWindowBytes } : {}),
   });
   const metadata = new MetadataSync({
     client: () => (slave.masterAddress === undefined ? undefined : slave.masterClient()),
