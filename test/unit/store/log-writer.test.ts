@@ -103,6 +103,29 @@ describe('log writer', () => {
     await log.close();
   });
 
+  it('under sync flush tells the flushed-offset listener first and completes the fsynced appends in a later turn', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'conveyor-log-writer-'));
+    dirs.push(dir);
+    const log = await CommitLog.open(dir, SEGMENT_BYTES);
+    const events: string[] = [];
+    // What a slave's report or a master's replication read does on the listener: work for the
+    // same turn (a microtask) and for its check phase (an immediate queued before the appends').
+    const writer = new LogWriter(log, 'sync', 0, (offset) => {
+      events.push(`flushed ${offset}`);
+      queueMicrotask(() => events.push('listener microtask'));
+      setImmediate(() => events.push('listener immediate'));
+    }, silentLogger());
+    const order: number[] = [];
+    await append(writer, 0, Buffer.alloc(100, 1), order); // creates the segment
+    events.length = 0;
+    const done = append(writer, 100, Buffer.alloc(100, 2), order).then(() => events.push('append done'));
+    await writer.whenIdle(); // only once the fsynced appends were completed too
+    expect(events).toEqual(['flushed 200', 'listener microtask', 'listener immediate', 'append done']);
+    await done;
+    expect(writer.flushedPhysicalOffset).toBe(200);
+    await log.close();
+  });
+
   it('fails the append, and every later one, when a loop write fails', async () => {
     const { log, writer } = await open('async');
     const order: number[] = [];
