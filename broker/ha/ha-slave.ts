@@ -31,9 +31,9 @@ export const SLAVE_APPEND_BYTES_IN_FLIGHT_MAX = 8 * 1024 * 1024;
  * unless told otherwise: a chunk of a sync produce round (~280 KB: 256 single sends of 1 KiB) then
  * crossed in five pieces, each waiting for the slave's event loop to read and send a
  * WINDOW_UPDATE, and a 1 MiB catch-up chunk in sixteen. With 8 MiB a chunk goes in one write:
- * chunk sent → chunk received on the slave p50 0.90 → 0.45 ms per round (docs/performance.md,
- * track sync6). It bounds only bytes the slave has not read yet: the stream pauses past
- * SLAVE_APPEND_BYTES_IN_FLIGHT_MAX, so at most this much more waits unread.
+ * chunk sent → chunk received on the slave p50 0.90 → 0.45 ms per round (docs/replication.md,
+ * "A sync produce round, step by step"). It bounds only bytes the slave has not read yet: the
+ * stream pauses past SLAVE_APPEND_BYTES_IN_FLIGHT_MAX, so at most this much more waits unread.
  */
 export const REPLICATION_FLOW_CONTROL_WINDOW_BYTES = 8 * 1024 * 1024;
 /** The slave's channel to its master (replication stream and metadata copy). */

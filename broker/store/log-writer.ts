@@ -193,8 +193,9 @@ export class LogWriter {
         // (Node's HTTP/2 flushes in a native immediate), so the appends' completion work — a
         // master's sends going on to their replication wait, a slave dispatching every record
         // into its consume queues — runs after that, in a JS immediate of the same phase,
-        // instead of holding those bytes back (per sync produce round of 256 sends: slave report
-        // 0.19 → 0.01 ms after its fsync, master's chunk 0.37 → 0.22 ms; docs/performance.md, sync6).
+        // instead of holding those bytes back (a sync produce round of 256 sends: slave report
+        // 0.19 → 0.01 ms after its fsync, master's chunk 0.37 → 0.22 ms after its own;
+        // docs/replication.md, "A sync produce round, step by step").
         if (target > from) this.onFlushed(target);
         this.settleFlushWaiters();
         if (tickets.length === 0) {
