@@ -12,6 +12,7 @@ import type { BrokerConfig } from './config.js';
 import {
   createReplicationMaster,
   metadataTargetThrough,
+  REPLICATION_FLOW_CONTROL_WINDOW_BYTES,
   startReplicationSlave,
   type MasterLag,
   type MetadataTarget,
@@ -123,6 +124,7 @@ function slaveReplication(options: BrokerReplicationOptions): BrokerReplication 
     metadataTarget: slaveMetadataTarget(store, topics, () => slave !== undefined && slave.connected && slave.lag().bytes === 0, log.child({ component: 'metadata-copy' })),
     log,
     clock: options.clock,
+    ...slaveWindow(config.replicationMode),
   });
   slave = handle;
   return {
@@ -159,6 +161,15 @@ function slaveReplication(options: BrokerReplicationOptions): BrokerReplication 
  * queue again). Until then the copy stops with SERVICE_UNAVAILABLE and is retried on the next
  * interval.
  */
+/**
+ * The HTTP/2 receive window a slave grants its master: REPLICATION_FLOW_CONTROL_WINDOW_BYTES under
+ * sync replication (every send waits for the chunk's transit), grpc-js's default under async
+ * (docs/replication.md, "A sync produce round, step by step").
+ */
+export function slaveWindow(mode: BrokerConfig['replicationMode']): { flowControlWindowBytes?: number } {
+  return mode === 'sync' ? { flowControlWindowBytes: REPLICATION_FLOW_CONTROL_WINDOW_BYTES } : {};
+}
+
 export function slaveMetadataTarget(store: MessageStore, topics: TopicManager, deletionSafe: () => boolean, log: Logger): MetadataTarget {
   const through = metadataTargetThrough(store.meta, topics);
   return {

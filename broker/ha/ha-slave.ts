@@ -26,18 +26,19 @@ export const MASTER_SILENCE_MS_MAX = 5_000;
  */
 export const SLAVE_APPEND_BYTES_IN_FLIGHT_MAX = 8 * 1024 * 1024;
 /**
- * HTTP/2 receive window the slave grants its master (per stream and per connection) instead of the
- * protocol's 64 KiB. The slave is the client of the Replicate stream, so grpc-js gives it 64 KiB
- * unless told otherwise: a chunk of a sync produce round (~280 KB: 256 single sends of 1 KiB) then
- * crossed in five pieces, each waiting for the slave's event loop to read and send a
- * WINDOW_UPDATE, and a 1 MiB catch-up chunk in sixteen. With 8 MiB a chunk goes in one write:
- * chunk sent → chunk received on the slave p50 0.90 → 0.45 ms per round (docs/replication.md,
- * "A sync produce round, step by step"). It bounds only bytes the slave has not read yet: the
- * stream pauses past SLAVE_APPEND_BYTES_IN_FLIGHT_MAX, so at most this much more waits unread.
+ * HTTP/2 receive window a slave under sync replication grants its master (per stream and per
+ * connection) instead of the protocol's 64 KiB (what grpc-js gives a client unless told
+ * otherwise; the slave is the client of the Replicate stream). With 64 KiB a chunk of a sync
+ * produce round (~280 KB: 256 single sends of 1 KiB) crossed in five pieces, each waiting for the
+ * slave's event loop to read and send a WINDOW_UPDATE, while every send of the round waited for
+ * it: with 8 MiB, chunk sent → chunk received on the slave p50 0.90 → 0.45 ms per round
+ * (docs/replication.md, "A sync produce round, step by step"). It bounds only bytes the slave has
+ * not read yet: the stream pauses past SLAVE_APPEND_BYTES_IN_FLIGHT_MAX, so at most this much more
+ * waits unread. Under async replication nothing waits for the transit and the slave keeps the
+ * default: a slave that keeps up during batched produce takes the CPU a 2-core machine needs for
+ * the sends (docs/replication.md, same section).
  */
 export const REPLICATION_FLOW_CONTROL_WINDOW_BYTES = 8 * 1024 * 1024;
-/** The slave's channel to its master (replication stream and metadata copy). */
-export const REPLICATION_CHANNEL_OPTIONS: grpc.ChannelOptions = { ...CHANNEL_OPTIONS, 'grpc-node.flow_control_window': REPLICATION_FLOW_CONTROL_WINDOW_BYTES };
 
 export interface ReplicationSlaveOptions {
   store: SlaveStore;
@@ -58,7 +59,10 @@ export interface ReplicationSlaveOptions {
   random?: () => number;
   /** Tests only: SLAVE_APPEND_BYTES_IN_FLIGHT_MAX. */
   appendBytesInFlightMax?: number;
-  /** Tests only: REPLICATION_FLOW_CONTROL_WINDOW_BYTES (a small window keeps unsent bytes on the master). */
+  /**
+   * HTTP/2 receive window granted to the master (REPLICATION_FLOW_CONTROL_WINDOW_BYTES under sync
+   * replication); default grpc-js's 64 KiB.
+   */
   flowControlWindowBytes?: number;
 }
 
@@ -105,7 +109,7 @@ export class ReplicationSlave {
   constructor(private readonly options: ReplicationSlaveOptions) {
     this.clock = options.clock ?? Date.now;
     const window = options.flowControlWindowBytes;
-    this.channelOptions = window === undefined ? REPLICATION_CHANNEL_OPTIONS : { ...CHANNEL_OPTIONS, 'grpc-node.flow_control_window': window };
+    this.channelOptions = window === undefined ? CHANNEL_OPTIONS : { ...CHANNEL_OPTIONS, 'grpc-node.flow_control_window': window };
   }
 
   get masterAddress(): string | undefined {

@@ -148,6 +148,7 @@ export interface ReplicationSlaveStartOptions {
   reportIntervalMs?: number;
   masterSilenceMsMax?: number;
   appendBytesInFlightMax?: number;
+  /** HTTP/2 receive window granted to the master: REPLICATION_FLOW_CONTROL_WINDOW_BYTES under sync replication; default 64 KiB. */
   flowControlWindowBytes?: number;
 }
 
