@@ -69,7 +69,7 @@ export class Broker {
     const clock = options.clock ?? Date.now;
     const log = options.log;
     const identity: BrokerIdentity = { clusterName: config.clusterName, brokerName: config.brokerName, brokerId: config.brokerId, flushMode: config.flushMode, replicationMode: config.replicationMode };
-    const registry = createMetricsRegistry(`${config.brokerName}-${config.brokerId}`);
+    const registry = createMetricsRegistry(`${config.brokerName}-${config.brokerId}`, { gcMetrics: config.gcMetrics });
     let broker: Broker | undefined;
     let replication: BrokerReplication | undefined;
     let store: MessageStore | undefined;

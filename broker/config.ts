@@ -29,6 +29,7 @@ export const BROKER_SETTINGS = {
   longPollMaxMs: { kind: 'int', default: 15_000, min: 0, max: 120_000, description: 'longest a pull that found nothing is held' },
   dedupWindowMs: { kind: 'int', default: 120_000, min: 0, max: 24 * 3600 * 1000, description: 'a message id seen within this time is answered with its original result (0 = off)' },
   consumerExpiryMs: { kind: 'int', default: 30_000, min: 1_000, max: 600_000, description: 'a consumer without a heartbeat for this long leaves its group' },
+  gcMetrics: { kind: 'bool', default: false, description: 'export nodejs_gc_duration_seconds (a PerformanceObserver entry per GC; it grows the old generation between full GCs)' },
 } as const satisfies Schema;
 
 export type BrokerConfig = ConfigOf<typeof BROKER_SETTINGS>;

@@ -1,6 +1,7 @@
 // The per-process HTTP server for operators and orchestrators: /healthz (alive), /readyz (able to
 // serve), /metrics (Prometheus text). Nothing on the data path goes through it.
 import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ConveyorError, ErrorCode } from './errors.js';
@@ -22,11 +23,30 @@ export interface OpsServer {
   close(): Promise<void>;
 }
 
-/** A registry with Node's default process metrics and a `process` label for this process. */
-export function createMetricsRegistry(processName: string): Registry {
+const require = createRequire(import.meta.url);
+type DefaultMetric = (registry: Registry, config: object) => void;
+/** prom-client's default metric that watches every GC through a PerformanceObserver. */
+const GC_METRIC = 'gc';
+
+/**
+ * A registry with Node's default process metrics (prom-client's) and a `process` label for this
+ * process. `gcMetrics: false` leaves out `nodejs_gc_duration_seconds`: its 'gc' PerformanceObserver
+ * makes Node build an entry (with two util.deprecate getters) for every GC, and on a broker those
+ * objects were a third of what piled up in the old generation between full GCs (docs/performance.md
+ * "Broker RSS"). The others are registered one by one from prom-client's modules, which prom-client
+ * 15 names in `collectDefaultMetrics.metricsList` (lib/metrics/<name>.js).
+ */
+export function createMetricsRegistry(processName: string, options: { gcMetrics: boolean }): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ process: processName });
-  collectDefaultMetrics({ register: registry });
+  const config = { register: registry, eventLoopMonitoringPrecision: 10 };
+  if (options.gcMetrics) {
+    collectDefaultMetrics(config);
+    return registry;
+  }
+  for (const name of collectDefaultMetrics.metricsList) {
+    if (name !== GC_METRIC) (require(`prom-client/lib/metrics/${name}`) as DefaultMetric)(registry, config);
+  }
   return registry;
 }
 

@@ -37,7 +37,8 @@ export interface RunningNameServer {
  */
 export async function startNameServer(config: NameServerConfig, log: Logger): Promise<RunningNameServer> {
   const table = new RouteTable({ brokerExpiryMs: config.brokerExpiryMs, now: Date.now });
-  const registry = createMetricsRegistry('nameserver');
+  // A nameserver serves heartbeats and route lookups, a few per second: its GCs are rare, so it keeps the GC histogram.
+  const registry = createMetricsRegistry('nameserver', { gcMetrics: true });
   const metrics = createNameServerMetrics(registry, table);
   let ready = false;
   const ops: OpsServer = await startOpsServer({

@@ -12,8 +12,9 @@ describe('broker settings', () => {
       clusterName: 'C', brokerName: 'broker-a', brokerId: 1, port: 0, httpPort: 0, nameservers: ['h1:1', 'h2:2'], dataDir: '/tmp/d', flushMode: 'sync', replicationMode: 'sync',
       autoCreateTopics: false, defaultQueueCount: 8, registerIntervalMs: 10_000, segmentBytes: 1024 ** 3, flushIntervalMs: 500, retentionHours: 72,
       longPollMaxMs: 15_000, dedupWindowMs: 120_000, consumerExpiryMs: 30_000, advertisedHost: '127.0.0.1',
-      replicationTimeoutMs: 1_500, metadataSyncIntervalMs: 5_000,
+      replicationTimeoutMs: 1_500, metadataSyncIntervalMs: 5_000, gcMetrics: false,
     });
+    expect(load(['--name', 'broker-a', '--data', '/tmp/d', '--gc-metrics']).gcMetrics).toBe(true);
   });
 
   it('work from the environment alone (Kubernetes)', () => {

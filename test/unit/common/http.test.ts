@@ -1,12 +1,13 @@
+import { PerformanceObserver } from 'node:perf_hooks';
 import { Counter } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createMetricsRegistry, startOpsServer, type OpsServer } from '../../../common/http.js';
 import { silentLogger } from '../../../common/logging.js';
 
 describe('ops HTTP server', () => {
   let ready = false;
   let server: OpsServer;
-  const registry = createMetricsRegistry('test-process');
+  const registry = createMetricsRegistry('test-process', { gcMetrics: false });
   const counter = new Counter({ name: 'conveyor_test_things_total', help: 'things', registers: [registry] });
 
   beforeAll(async () => {
@@ -35,6 +36,28 @@ describe('ops HTTP server', () => {
     const text = await res.text();
     expect(text).toContain('conveyor_test_things_total{process="test-process"} 3');
     expect(text).toContain('process_cpu_user_seconds_total');
+  });
+
+  it("serves prom-client's default Node metrics; the GC histogram only when asked for", async () => {
+    const names = ['process_cpu_user_seconds_total', 'process_start_time_seconds', 'process_resident_memory_bytes', 'process_open_fds', 'process_max_fds', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_active_resources_total', 'nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_heap_size_used_bytes', 'nodejs_heap_space_size_used_bytes', 'nodejs_version_info'];
+    const text = await (await get('/metrics')).text();
+    for (const name of names) expect(text, name).toContain(`\n# TYPE ${name} `);
+    expect(text).not.toContain('nodejs_gc_duration_seconds');
+    const withGc = await createMetricsRegistry('gc-test', { gcMetrics: true }).metrics();
+    for (const name of [...names, 'nodejs_gc_duration_seconds']) expect(withGc, name).toContain(`\n# TYPE ${name} `);
+  });
+
+  it('watches GCs through a PerformanceObserver only with gcMetrics', () => {
+    const observe = vi.spyOn(PerformanceObserver.prototype, 'observe');
+    const watched = (): string[] => observe.mock.calls.flatMap(([options]) => ('entryTypes' in options ? [...options.entryTypes] : [options.type]));
+    try {
+      createMetricsRegistry('no-gc', { gcMetrics: false });
+      expect(watched()).not.toContain('gc');
+      createMetricsRegistry('gc', { gcMetrics: true });
+      expect(watched()).toContain('gc');
+    } finally {
+      observe.mockRestore();
+    }
   });
 
   it('answers unknown paths with 404', async () => {
