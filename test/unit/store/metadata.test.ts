@@ -1,4 +1,8 @@
-import { describe, expect } from 'vitest';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { META_WRITE_BUFFER_BYTES, MetadataStore } from '../../../broker/store/metadata.js';
 import { test } from './helpers.js';
 
 describe('metadata in level', () => {
@@ -34,5 +38,25 @@ describe('metadata in level', () => {
     await store.meta.deleteValue('dedup:a');
     expect(await store.meta.getTopic('audit')).toBeUndefined();
     expect(await store.meta.getValue('dedup:a')).toBeUndefined();
+  });
+});
+
+describe('the metadata db', () => {
+  it(`flushes its memtable to a table once it holds META_WRITE_BUFFER_BYTES (${META_WRITE_BUFFER_BYTES} bytes), not level's 4 MiB`, async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'conveyor-meta-'));
+    const meta = await MetadataStore.open(dir);
+    try {
+      const value = Buffer.alloc(32 * 1024, 7);
+      // 2 MiB in all: past the 1 MiB write buffer, below level's default.
+      for (let i = 0; i < 64; i++) await meta.putValue(`big:${i}`, value);
+      const tables = (): string[] => readdirSync(dir).filter((name) => name.endsWith('.ldb'));
+      const deadline = Date.now() + 5_000;
+      while (tables().length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(tables().length).toBeGreaterThan(0);
+      expect(Buffer.from((await meta.getValue('big:63'))!)).toEqual(value);
+    } finally {
+      await meta.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
