@@ -152,6 +152,15 @@ function slaveReplication(options: BrokerReplicationOptions): BrokerReplication 
 }
 
 /**
+ * The HTTP/2 receive window a slave grants its master: REPLICATION_FLOW_CONTROL_WINDOW_BYTES under
+ * sync replication (every send waits for the chunk's transit), grpc-js's default under async
+ * (docs/replication.md, "A sync produce round, step by step").
+ */
+export function slaveWindow(mode: BrokerConfig['replicationMode']): { flowControlWindowBytes?: number } {
+  return mode === 'sync' ? { flowControlWindowBytes: REPLICATION_FLOW_CONTROL_WINDOW_BYTES } : {};
+}
+
+/**
  * Where a slave's metadata copy writes: topic configs through the topic cache (routes, pulls and
  * registration see them at once), the rest to the store's metadata. A topic the master no longer
  * has is deleted with its data (consume queues, offsets), as DeleteTopic does on the master, but
@@ -161,15 +170,6 @@ function slaveReplication(options: BrokerReplicationOptions): BrokerReplication 
  * queue again). Until then the copy stops with SERVICE_UNAVAILABLE and is retried on the next
  * interval.
  */
-/**
- * The HTTP/2 receive window a slave grants its master: REPLICATION_FLOW_CONTROL_WINDOW_BYTES under
- * sync replication (every send waits for the chunk's transit), grpc-js's default under async
- * (docs/replication.md, "A sync produce round, step by step").
- */
-export function slaveWindow(mode: BrokerConfig['replicationMode']): { flowControlWindowBytes?: number } {
-  return mode === 'sync' ? { flowControlWindowBytes: REPLICATION_FLOW_CONTROL_WINDOW_BYTES } : {};
-}
-
 export function slaveMetadataTarget(store: MessageStore, topics: TopicManager, deletionSafe: () => boolean, log: Logger): MetadataTarget {
   const through = metadataTargetThrough(store.meta, topics);
   return {
