@@ -33,19 +33,16 @@ const GC_METRIC = 'gc';
  * process. `gcMetrics: false` leaves out `nodejs_gc_duration_seconds`: its 'gc' PerformanceObserver
  * makes Node build an entry (with two util.deprecate getters) for every GC, and on a broker those
  * objects were a third of what piled up in the old generation between full GCs (docs/performance.md
- * "Broker RSS"). The others are registered one by one from prom-client's modules, which prom-client
- * 15 names in `collectDefaultMetrics.metricsList` (lib/metrics/<name>.js).
+ * "Broker RSS"). All are registered one by one from prom-client's modules, which prom-client 15
+ * names in `collectDefaultMetrics.metricsList` (lib/metrics/<name>.js).
  */
 export function createMetricsRegistry(processName: string, options: { gcMetrics: boolean }): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ process: processName });
+  // prom-client's collectDefaultMetrics config, with its default precision.
   const config = { register: registry, eventLoopMonitoringPrecision: 10 };
-  if (options.gcMetrics) {
-    collectDefaultMetrics(config);
-    return registry;
-  }
   for (const name of collectDefaultMetrics.metricsList) {
-    if (name !== GC_METRIC) (require(`prom-client/lib/metrics/${name}`) as DefaultMetric)(registry, config);
+    if (name !== GC_METRIC || options.gcMetrics) (require(`prom-client/lib/metrics/${name}`) as DefaultMetric)(registry, config);
   }
   return registry;
 }
