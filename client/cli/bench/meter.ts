@@ -1,7 +1,8 @@
-// The live measurements of one benchmark run: messages and bytes done, errors by code, and two
-// latency histograms (the whole run, and the current progress interval). No I/O and no clock of
-// its own: the runner records, the progress ticker takes an interval snapshot once a second, the
-// report reads the totals at the end.
+// The live measurements of one benchmark run: messages and bytes done, errors by code, and the
+// latency histograms of the current progress interval and of the intervals before it (each result
+// is recorded once, into the interval's; taking the interval adds it to the earlier ones, and the
+// whole run's histogram is the two added). No I/O and no clock of its own: the runner records, the
+// progress ticker takes an interval snapshot once a second, the report reads the totals at the end.
 import { errorCodeName, isConveyorError } from '../../../common/errors.js';
 import { LatencyHistogram, type LatencyPercentiles } from './histogram.js';
 
@@ -24,7 +25,8 @@ export class BenchMeter {
   bytes = 0;
   errors = 0;
   readonly errorsByKind = new Map<string, number>();
-  readonly latency = new LatencyHistogram();
+  /** The intervals taken so far. */
+  private readonly earlierLatency = new LatencyHistogram();
   private readonly intervalLatency = new LatencyHistogram();
   private interval = { messages: 0, bytes: 0, errors: 0 };
 
@@ -34,10 +36,15 @@ export class BenchMeter {
     this.bytes += bytes;
     this.interval.messages += count;
     this.interval.bytes += bytes;
-    if (latencyMs !== null) {
-      this.latency.recordMs(latencyMs, count);
-      this.intervalLatency.recordMs(latencyMs, count);
-    }
+    if (latencyMs !== null) this.intervalLatency.recordMs(latencyMs, count);
+  }
+
+  /** The whole run's latencies so far: a new histogram (the report reads it once, at the end). */
+  get latency(): LatencyHistogram {
+    const all = new LatencyHistogram();
+    all.add(this.earlierLatency);
+    all.add(this.intervalLatency);
+    return all;
   }
 
   /** Records one failure (a failed send counts once, whatever its batch size), under its error code. */
@@ -58,7 +65,8 @@ export class BenchMeter {
     const h = this.intervalLatency;
     const snapshot = { elapsedMs, ...this.interval, latency: { p50Ms: h.percentileMs(50), p99Ms: h.percentileMs(99) } };
     this.interval = { messages: 0, bytes: 0, errors: 0 };
-    this.intervalLatency.reset();
+    this.earlierLatency.add(h);
+    h.reset();
     return snapshot;
   }
 

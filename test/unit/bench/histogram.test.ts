@@ -85,5 +85,12 @@ describe('LatencyHistogram', () => {
 
   it('rejects a non-finite latency as a programming error', () => {
     expect(() => new LatencyHistogram().recordMs(Number.NaN)).toThrow(/finite/);
+    expect(() => new LatencyHistogram().recordMs(Number.POSITIVE_INFINITY)).toThrow(/finite/);
+  });
+
+  it('rejects a sample count that is not a whole number of at least 1, and records nothing', () => {
+    const h = new LatencyHistogram();
+    for (const count of [0, -1, 1.5, Number.NaN]) expect(() => h.recordMs(1, count)).toThrow(/sample count must be a whole number/);
+    expect(h.count).toBe(0);
   });
 });

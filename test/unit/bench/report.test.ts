@@ -89,6 +89,23 @@ describe('progress line', () => {
     expect(line).not.toContain('p50');
   });
 
+  it('keeps every latency in the whole run while each interval shows only its own', () => {
+    const meter = new BenchMeter();
+    meter.recordDone(90, 90 * 1024, 1);
+    const first = meter.takeInterval(1_000);
+    meter.recordDone(10, 10 * 1024, 20);
+    const second = meter.takeInterval(2_000);
+    meter.recordDone(5, 5 * 1024, 300); // after the last interval: only the run's total holds it
+    expect(first.latency.p99Ms).toBeCloseTo(1, 2);
+    expect(second.latency.p50Ms).toBeCloseTo(20, 1);
+    const run = meter.latency.percentiles();
+    expect(run.count).toBe(105);
+    expect(run.p50Ms).toBeCloseTo(1, 2);
+    expect(run.maxMs).toBeCloseTo(300, 0);
+    expect(meter.latency.count).toBe(105); // reading it does not move or drop samples
+    expect(meter.takeInterval(3_000).latency.p50Ms).toBeCloseTo(300, 0);
+  });
+
   it('writes plain lines when not on a terminal and starts each interval afresh', () => {
     const meter = new BenchMeter();
     const written: string[] = [];
