@@ -15,7 +15,7 @@ import { SendCoalescer } from './send-coalescer.js';
 import { encodeSendRequest } from './send-request-encoder.js';
 import { SendFrames } from './send-frames.js';
 import { codeOf, isRetryableSendError, refreshesRoute } from './retry-policy.js';
-import { MASTER_BROKER_ID, masterAddress, writableQueues, type MessageQueue, type TopicRoute } from './route.js';
+import { MASTER_BROKER_ID, masterAddress, writableQueuesOf, type MessageQueue, type TopicRoute } from './route.js';
 
 /** Deadline of one send attempt. */
 export const SEND_TIMEOUT_MS_DEFAULT = 3_000;
@@ -284,15 +284,15 @@ export class Producer {
    * the cluster, in turn: a broker with auto-create on creates it, one without answers
    * TOPIC_NOT_FOUND (as RocketMQ's default-topic route does).
    */
-  private async resolveTarget(context: ClientContext, topic: string): Promise<{ route: TopicRoute; queues: MessageQueue[] }> {
+  private async resolveTarget(context: ClientContext, topic: string): Promise<{ route: TopicRoute; queues: readonly MessageQueue[] }> {
     try {
       const route = await context.routes.get(topic);
-      return { route, queues: writableQueues(route) };
+      return { route, queues: writableQueuesOf(route) };
     } catch (err) {
       if (codeOf(err) !== ErrorCode.TOPIC_NOT_FOUND) throw err;
       const route = await this.autoCreateRoute(context, topic);
       if (route === undefined) throw err;
-      return { route, queues: writableQueues(route) };
+      return { route, queues: writableQueuesOf(route) };
     }
   }
 

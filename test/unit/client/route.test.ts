@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allAddresses, masterAddress, queueKey, readableQueues, readAddresses, routeFromWire, writableQueues } from '../../../client/route.js';
+import { allAddresses, masterAddress, queueKey, readableQueues, readAddresses, routeFromWire, writableQueues, writableQueuesOf } from '../../../client/route.js';
 
 const route = routeFromWire('t', {
   topic: 't',
@@ -21,6 +21,28 @@ const route = routeFromWire('t', {
 describe('route views', () => {
   it('sends only to writable queues of broker groups with a live master, sorted', () => {
     expect(writableQueues(route).map(queueKey)).toEqual(['t@broker-a#0', 't@broker-a#1', 't@broker-b#0', 't@broker-b#1']);
+  });
+
+  it('keeps one shared, frozen writable list per route object, and a fetched-again route gets its own', () => {
+    const first = writableQueuesOf(route);
+    expect(first.map(queueKey)).toEqual(writableQueues(route).map(queueKey));
+    expect(writableQueuesOf(route)).toBe(first);
+    expect(Object.isFrozen(first) && first.every((q) => Object.isFrozen(q))).toBe(true);
+    // The route cache replaces the route when it fetches it again: broker-b now has 3 write queues,
+    // broker-a's master is gone.
+    const refetched = routeFromWire('t', {
+      topic: 't',
+      queues: [
+        { brokerName: 'broker-b', readQueueCount: 3, writeQueueCount: 3, perm: 6 },
+        { brokerName: 'broker-a', readQueueCount: 3, writeQueueCount: 2, perm: 6 },
+      ],
+      brokers: [
+        { clusterName: 'C', brokerName: 'broker-a', addresses: [{ brokerId: 1, address: 'a1:1' }] },
+        { clusterName: 'C', brokerName: 'broker-b', addresses: [{ brokerId: 0, address: 'b0:1' }] },
+      ],
+    });
+    expect(writableQueuesOf(refetched).map(queueKey)).toEqual(['t@broker-b#0', 't@broker-b#1', 't@broker-b#2']);
+    expect(writableQueuesOf(route)).toBe(first);
   });
 
   it('reads every readable queue that some broker (master or slave) can serve', () => {
