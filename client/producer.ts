@@ -223,7 +223,7 @@ export class Producer {
     for (let attempt = 0; attempt <= retries; attempt++) {
       let queue: MessageQueue | undefined;
       try {
-        const target = await this.resolveTarget(context, topic);
+        const target = cachedTarget(context, topic) ?? (await this.resolveTarget(context, topic));
         queue = this.selector(topic).select(target.queues, (b) => !this.avoidFaults || this.fault.isAvailable(b), lastBroker);
         if (queue === undefined) throw noWritableQueue(topic, target.route);
         const only = messages.length === 1 ? messages[0] : undefined;
@@ -282,7 +282,7 @@ export class Producer {
   /**
    * The writable queues for a topic. A topic no nameserver knows is sent to queue 0 of a master of
    * the cluster, in turn: a broker with auto-create on creates it, one without answers
-   * TOPIC_NOT_FOUND (as RocketMQ's default-topic route does).
+   * TOPIC_NOT_FOUND (as RocketMQ's default-topic route does). Sends try cachedTarget first.
    */
   private async resolveTarget(context: ClientContext, topic: string): Promise<{ route: TopicRoute; queues: readonly MessageQueue[] }> {
     try {
@@ -318,6 +318,16 @@ export class Producer {
       brokers: masters.map((b) => ({ clusterName: b.clusterName, brokerName: b.brokerName, addresses: [{ brokerId: MASTER_BROKER_ID, address: b.address }] })),
     };
   }
+}
+
+/**
+ * The target from a cached route, without a promise: the send path asks for every message, and
+ * the awaits of resolveTarget and the route cache's `get` were microtask turns per send. Undefined
+ * when the route is not cached (resolveTarget then fetches it, or falls back to auto-create).
+ */
+function cachedTarget(context: ClientContext, topic: string): { route: TopicRoute; queues: readonly MessageQueue[] } | undefined {
+  const route = context.routes.getCached(topic);
+  return route === undefined ? undefined : { route, queues: writableQueuesOf(route) };
 }
 
 /**

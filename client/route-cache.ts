@@ -55,14 +55,20 @@ export class RouteCache {
 
   /** The cached route, or a fresh one. Throws TOPIC_NOT_FOUND for a topic no nameserver knows. */
   async get(topic: string): Promise<TopicRoute> {
+    return this.getCached(topic) ?? this.fetch(topic);
+  }
+
+  /**
+   * The cached route as `get` gives it (counted as a use for eviction), or undefined when there is
+   * none and `get` would fetch: synchronous, for the send path, which asks for every message.
+   */
+  getCached(topic: string): TopicRoute | undefined {
     const entry = this.entries.get(topic);
-    if (entry) {
-      // Map order doubles as recency for eviction.
-      this.entries.delete(topic);
-      this.entries.set(topic, entry);
-      return entry.route;
-    }
-    return this.fetch(topic);
+    if (entry === undefined) return undefined;
+    // Map order doubles as recency for eviction.
+    this.entries.delete(topic);
+    this.entries.set(topic, entry);
+    return entry.route;
   }
 
   /** The cached route without any lookup. */

@@ -52,6 +52,20 @@ describe('route cache', () => {
     expect(cache.peek('t')).toBeUndefined();
   });
 
+  it('answers getCached from the cache only, without a lookup, and with the route a refresh stored', async () => {
+    const ns = nameserver();
+    const cache = new RouteCache(new Discovery({ nameservers: '127.0.0.1:1' }, ns.transport));
+    expect(cache.getCached('t')).toBeUndefined();
+    expect(ns.state.calls).toBe(0);
+    const fetched = await cache.get('t');
+    expect(cache.getCached('t')).toBe(fetched);
+    ns.state.queues = 8;
+    const refreshed = await cache.refresh('t');
+    expect(cache.getCached('t')).toBe(refreshed);
+    expect(cache.getCached('t')?.queues[0]?.writeQueueCount).toBe(8);
+    expect(ns.state.calls).toBe(2);
+  });
+
   it('re-fetches after an error at most once per short interval', async () => {
     const ns = nameserver();
     let now = 0;
