@@ -29,6 +29,8 @@ export interface RouteCacheOptions {
 
 export class RouteCache {
   private readonly entries = new Map<string, Entry>();
+  /** The topic last moved to (or stored at) the end of `entries`, whose order is recency. */
+  private newestTopic: string | undefined;
   private readonly inFlight = new Map<string, Promise<TopicRoute>>();
   private readonly refreshIntervalMs: number;
   private readonly log: Logger;
@@ -65,9 +67,13 @@ export class RouteCache {
   getCached(topic: string): TopicRoute | undefined {
     const entry = this.entries.get(topic);
     if (entry === undefined) return undefined;
-    // Map order doubles as recency for eviction.
-    this.entries.delete(topic);
-    this.entries.set(topic, entry);
+    // Map order doubles as recency for eviction. Most calls are for the topic used last (one topic
+    // per producer is common): that one is at the end already.
+    if (topic !== this.newestTopic) {
+      this.entries.delete(topic);
+      this.entries.set(topic, entry);
+      this.newestTopic = topic;
+    }
     return entry.route;
   }
 
@@ -123,6 +129,7 @@ export class RouteCache {
   private store(topic: string, route: TopicRoute): void {
     this.entries.delete(topic);
     this.entries.set(topic, { route, fetchedAtMs: this.now() });
+    this.newestTopic = topic;
     while (this.entries.size > ROUTE_CACHE_TOPICS_MAX) {
       const oldest = this.entries.keys().next().value;
       if (oldest === undefined) break;

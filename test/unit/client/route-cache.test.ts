@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Discovery, type NameserverTransport } from '../../../client/discovery.js';
-import { RouteCache } from '../../../client/route-cache.js';
+import { ROUTE_CACHE_TOPICS_MAX, RouteCache } from '../../../client/route-cache.js';
 import { ConveyorError, ErrorCode } from '../../../common/errors.js';
 import type { ClientMethod } from '../../../common/grpc.js';
 
@@ -64,6 +64,37 @@ describe('route cache', () => {
     expect(cache.getCached('t')).toBe(refreshed);
     expect(cache.getCached('t')?.queues[0]?.writeQueueCount).toBe(8);
     expect(ns.state.calls).toBe(2);
+  });
+
+  it('evicts the topic used least recently past its bound, counting uses through getCached', async () => {
+    const ns = nameserver();
+    const cache = new RouteCache(new Discovery({ nameservers: '127.0.0.1:1' }, ns.transport));
+    for (let i = 0; i < ROUTE_CACHE_TOPICS_MAX; i++) await cache.get(`t${i}`);
+    expect(cache.getCached('t0')).toBeDefined(); // t0 is now the most recent, t1 the least
+    expect(cache.getCached('t0')).toBeDefined(); // used again while newest: still the most recent
+    await cache.get('new-1');
+    expect(cache.peek('t1')).toBeUndefined();
+    expect(cache.peek('t0')).toBeDefined();
+    expect(cache.getCached('t2')).toBeDefined(); // t2 moves to the end; t3 is now the least recent
+    await cache.get('new-2');
+    expect(cache.peek('t3')).toBeUndefined();
+    expect(cache.peek('t2')).toBeDefined();
+    await cache.get('new-3');
+    expect(cache.peek('t4')).toBeUndefined();
+    expect([cache.peek('t0'), cache.peek('t2'), cache.peek('t5')].every((r) => r !== undefined)).toBe(true);
+  });
+
+  it('counts a getCached use after another topic was stored as the most recent one', async () => {
+    const ns = nameserver();
+    const cache = new RouteCache(new Discovery({ nameservers: '127.0.0.1:1' }, ns.transport));
+    for (let i = 0; i < ROUTE_CACHE_TOPICS_MAX; i++) await cache.get(`t${i}`);
+    cache.getCached('t0');
+    await cache.get('new-1'); // evicts t1
+    cache.getCached('t0'); // t0 goes after new-1
+    for (let i = 2; i < ROUTE_CACHE_TOPICS_MAX; i++) await cache.get(`x${i}`); // evicts t2 … t9999
+    await cache.get('y');
+    expect(cache.peek('new-1')).toBeUndefined();
+    expect(cache.peek('t0')).toBeDefined();
   });
 
   it('re-fetches after an error at most once per short interval', async () => {
