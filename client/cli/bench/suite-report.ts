@@ -48,6 +48,25 @@ export interface MachineLine {
   cpuPressureEnd: number | null;
 }
 
+/** A process's resident memory in KiB, as /proc/<pid>/status gives it. */
+export interface RssKiB {
+  /** VmRSS: everything resident. */
+  total: number;
+  /** RssAnon: anonymous memory (the V8 heap, malloc arenas, stacks). */
+  anon: number;
+  /** RssFile: pages of mapped files (the binary and its libraries, LevelDB's memory-mapped tables). */
+  file: number;
+}
+
+/** Reads the RSS lines of a /proc/<pid>/status text; a missing line reads 0. Pure. */
+export function parseRss(status: string): RssKiB {
+  const kib = (name: string): number => {
+    const match = new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(status);
+    return match === null ? 0 : Number(match[1]);
+  };
+  return { total: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile') };
+}
+
 export function median(values: readonly number[]): number {
   assert(values.length > 0, 'median of no values');
   const sorted = [...values].sort((a, b) => a - b);

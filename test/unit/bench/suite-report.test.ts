@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { caseResult, formatMarkdown, gap, median, meets } from '../../../client/cli/bench/suite-report.js';
+import { readFileSync } from 'node:fs';
+import { caseResult, formatMarkdown, gap, median, meets, parseRss } from '../../../client/cli/bench/suite-report.js';
 
 const atLeast = { comparison: '>=' as const, value: 150_000, text: '≥ 150,000 msgs/s' };
 const atMost = { comparison: '<=' as const, value: 5, text: 'p99 ≤ 5 ms' };
@@ -46,5 +47,16 @@ describe('suite figures', () => {
     expect(text).toContain('median of 3 runs');
     expect(text).toContain('| produce batched | ≥ 150,000 msgs/s | 160,000 msgs/s (155,500–170,000) | yes | p99 send → ack 4.1 ms |  |');
     expect(text).toContain('| sync \\| flush | ≥ 150,000 msgs/s | pending | – |  | needs replication |');
+  });
+
+  it('reads total, anonymous and file-backed RSS from /proc/<pid>/status', () => {
+    const status = 'Name:\tnode\nVmHWM:\t  180000 kB\nVmRSS:\t  173952 kB\nRssAnon:\t  105200 kB\nRssFile:\t   68752 kB\nRssShmem:\t       0 kB\n';
+    expect(parseRss(status)).toEqual({ total: 173952, anon: 105200, file: 68752 });
+    expect(parseRss('Name:\tkthreadd\n')).toEqual({ total: 0, anon: 0, file: 0 });
+    // This process: the parts add up to the total (Linux; shmem is the rest, ~0 here).
+    const self = parseRss(readFileSync('/proc/self/status', 'utf8'));
+    expect(self.anon).toBeGreaterThan(0);
+    expect(self.file).toBeGreaterThan(0);
+    expect(Math.abs(self.total - self.anon - self.file)).toBeLessThan(self.total * 0.05);
   });
 });
