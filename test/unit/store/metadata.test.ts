@@ -1,7 +1,5 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { readdirSync } from 'node:fs';
+import { describe, expect } from 'vitest';
 import { META_WRITE_BUFFER_BYTES, MetadataStore } from '../../../broker/store/metadata.js';
 import { test } from './helpers.js';
 
@@ -42,8 +40,7 @@ describe('metadata in level', () => {
 });
 
 describe('the metadata db', () => {
-  it(`flushes its memtable to a table once it holds META_WRITE_BUFFER_BYTES (${META_WRITE_BUFFER_BYTES} bytes), not level's 4 MiB`, async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'conveyor-meta-'));
+  test(`flushes its memtable to a table once it holds META_WRITE_BUFFER_BYTES (${META_WRITE_BUFFER_BYTES} bytes), not level's 4 MiB`, async ({ dataDir: dir }) => {
     const meta = await MetadataStore.open(dir);
     try {
       const value = Buffer.alloc(32 * 1024, 7);
@@ -56,7 +53,6 @@ describe('the metadata db', () => {
       expect(Buffer.from((await meta.getValue('big:63'))!)).toEqual(value);
     } finally {
       await meta.close();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
