@@ -2,6 +2,9 @@ import { defineConfig } from 'vitest/config';
 
 // Three projects (STYLE.md): fast unit tests of pure logic and storage on temp dirs; cluster tests
 // that start real processes on ephemeral ports; the short chaos run. `npm test` runs all three.
+// Processes run the compiled dist/: the projects that spawn them build it first.
+const BUILD_DIST = './test/helpers/build-dist.ts';
+
 export default defineConfig({
   test: {
     projects: [
@@ -17,6 +20,7 @@ export default defineConfig({
         test: {
           name: 'cluster',
           include: ['test/cluster/**/*.test.ts'],
+          globalSetup: [BUILD_DIST],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           // Real processes on a 2-core machine: one file at a time keeps timings honest.
@@ -27,6 +31,7 @@ export default defineConfig({
         test: {
           name: 'chaos-short',
           include: ['test/chaos/**/*.test.ts'],
+          globalSetup: [BUILD_DIST],
           testTimeout: 300_000,
           hookTimeout: 120_000,
           fileParallelism: false,

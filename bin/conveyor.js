@@ -1,14 +1,20 @@
 #!/usr/bin/env node
-// The `conveyor` command. A thin dispatcher: server processes live in nameserver/ and broker/,
-// everything else (cluster launcher, admin, send/consume, bench) in client/cli. TypeScript runs
-// directly through tsx.
-import { register } from 'tsx/esm/api';
+// The `conveyor` command. A thin dispatcher onto the compiled JavaScript in dist/ (npm run build):
+// server processes live in nameserver/ and broker/, everything else (cluster launcher, admin,
+// send/consume, bench) in client/cli.
+import { existsSync } from 'node:fs';
 
-register();
 const command = process.argv[2];
 const entry =
-  command === 'nameserver' ? '../nameserver/main.ts'
-  : command === 'broker' ? '../broker/main.ts'
-  : '../client/cli/main.ts';
-const module = await import(new URL(entry, import.meta.url).href);
+  command === 'nameserver' ? '../dist/nameserver/main.js'
+  : command === 'broker' ? '../dist/broker/main.js'
+  : '../dist/client/cli/main.js';
+const url = new URL(entry, import.meta.url);
+if (!existsSync(url)) {
+  process.stderr.write(`conveyor: ${url.pathname} is missing: this checkout is not built (run \`npm run build\`)\n`);
+  process.exit(1);
+}
+// Stack traces name the TypeScript sources (dist/ ships source maps); only errors pay for it.
+process.setSourceMapsEnabled(true);
+const module = await import(url.href);
 await module.main(process.argv.slice(2));

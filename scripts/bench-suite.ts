@@ -163,7 +163,6 @@ async function waitForSlaveCaughtUp(cluster: LocalCluster): Promise<void> {
 async function bench(nameservers: string, args: string[], runMs: number, label: string, cpuProfileDir?: string): Promise<BenchSummary> {
   const bin = flags.bin;
   const nodeArgs = [
-    ...(bin.endsWith('.ts') ? ['--import', 'tsx'] : []),
     ...(cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`]),
     bin,
     '--nameservers',

@@ -2,8 +2,8 @@
 // resume one, read status, tear all down. The CLI (command.ts) and test code (the chaos suite) both
 // drive it; every operation goes through the state file, so a cluster started by one shell can be
 // driven from another, or from a test process.
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConveyorError, ErrorCode } from '../../../common/errors.js';
 import { formatHostPort } from '../../../common/addresses.js';
@@ -25,8 +25,25 @@ import { READY_TIMEOUT_MS, waitUntilReady } from './readiness.js';
 import { statusOf, type ProcessStatus } from './process-status.js';
 import { readState, requireState, updateState, withStateLock, writeState, STATE_VERSION, type ClusterState, type ProcessRecord } from './state-file.js';
 
-/** bin/conveyor.js of this checkout: every process is `node <bin> nameserver|broker …`. */
-export const CONVEYOR_BIN = fileURLToPath(new URL('../../../bin/conveyor.js', import.meta.url));
+/**
+ * bin/conveyor.js of this package (a checkout or an installed copy): every process is
+ * `node <bin> nameserver|broker …`. This module runs from its source (tests) and from dist/, at
+ * different depths below the package root, so the root is found by walking up to bin/conveyor.js.
+ */
+export const CONVEYOR_BIN = findPackageBin(dirname(fileURLToPath(import.meta.url)));
+
+/** Levels from this module to the package root: client/cli/cluster (3), plus dist/ (4); bounded. */
+const PACKAGE_ROOT_DEPTH_MAX = 6;
+
+function findPackageBin(from: string): string {
+  let dir = from;
+  for (let level = 0; level <= PACKAGE_ROOT_DEPTH_MAX; level++) {
+    const bin = join(dir, 'bin', 'conveyor.js');
+    if (existsSync(bin) && existsSync(join(dir, 'package.json'))) return bin;
+    dir = dirname(dir);
+  }
+  throw new Error(`assertion failed: no bin/conveyor.js within ${PACKAGE_ROOT_DEPTH_MAX} levels above ${from}`);
+}
 /** Wait after SIGTERM before SIGKILL: longer than a process's own clean-shutdown limit (20 s). */
 export const TERM_GRACE_MS = 25_000;
 /** After SIGKILL the kernel ends a process at once; this only bounds the wait. */
