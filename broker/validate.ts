@@ -47,13 +47,26 @@ function isCompleteWireMessage(m: conveyor.IMessageInput): m is conveyor.Message
 }
 
 /**
- * Checks a send batch: topic and producer-group names, a non-empty batch within its count and
- * byte bounds, and every message (id, keys, tag, properties, body). Returns the record size of
- * each message.
+ * Checks a producer's send batch: topic name, producer-group name, then everything
+ * validateAppendBatch checks. Returns the record size of each message.
  */
 export function validateSendBatch(topic: string, producerGroup: string, messages: readonly RecordMessage[]): number[] {
   validateName('topic', topic);
   if (producerGroup !== '') validateName('producer group', producerGroup);
+  return validateMessages(topic, messages);
+}
+
+/**
+ * Checks a batch for the Appender: topic name, a non-empty
+ * batch within its count and byte bounds, and every message (id, keys, tag, properties, body).
+ * Returns the record size of each message.
+ */
+export function validateAppendBatch(topic: string, messages: readonly RecordMessage[]): number[] {
+  validateName('topic', topic);
+  return validateMessages(topic, messages);
+}
+
+function validateMessages(topic: string, messages: readonly RecordMessage[]): number[] {
   if (messages.length === 0) throw invalidArgument('the send has no messages; a batch holds 1 or more', { field: 'messages' });
   for (let i = 0; i < messages.length; i++) validateMessageFields(messages[i]!, i);
   return measureBatch(topic, messages);
