@@ -9,6 +9,7 @@ import { createMetricsRegistry, startOpsServer, type OpsServer } from '../common
 import type { Logger } from '../common/logging.js';
 import { BrokerService, ReplicationService } from '../proto/index.js';
 import { Appender } from './append/appender.js';
+import { SystemTopics } from './append/system-topics.js';
 import type { BrokerConfig } from './config.js';
 import { ConsumerGroupTable } from './consumer-groups.js';
 import { DedupWindow } from './dedup-window.js';
@@ -142,6 +143,7 @@ export class Broker {
         identity,
         store: opened,
         appender,
+        systemTopics: new SystemTopics({ topics, appender, store: opened }),
         topics,
         consumers: new ConsumerGroupTable({ expiryMs: config.consumerExpiryMs }),
         dedup,

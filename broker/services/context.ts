@@ -4,6 +4,7 @@
 // (broker/append/appender.ts).
 import type { Logger } from '../../common/logging.js';
 import type { Appender } from '../append/appender.js';
+import type { SystemTopics } from '../append/system-topics.js';
 import type { ReplicationWaitCode } from '../ha/index.js';
 import type { ConsumerGroupTable } from '../consumer-groups.js';
 import type { DedupWindow } from '../dedup-window.js';
@@ -59,6 +60,8 @@ export interface ServiceContext {
   readonly store: BrokerStore;
   /** The one write path into the store (the send front and every broker-side writer). */
   readonly appender: Appender;
+  /** Ensure, write and read the broker's own topics (retries, dead letters, schedules, transactions). */
+  readonly systemTopics: SystemTopics;
   readonly topics: TopicManager;
   readonly consumers: ConsumerGroupTable;
   readonly dedup: DedupWindow;

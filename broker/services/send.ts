@@ -1,5 +1,5 @@
 // Send, the producer-facing front: one batch for one (topic, queue). Validated whole at the edge
-// before anything changes, de-duplicated by message id,
+// before anything changes (system topics refused: ACCESS_DENIED), de-duplicated by message id,
 // appended in one call of the Appender (broker/append/appender.ts, the broker's one write path),
 // answered with one result per message in request order, counted in the send metrics.
 //

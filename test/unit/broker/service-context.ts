@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { Appender } from '../../../broker/append/appender.js';
+import { SystemTopics } from '../../../broker/append/system-topics.js';
 import { ConsumerGroupTable } from '../../../broker/consumer-groups.js';
 import { DedupWindow } from '../../../broker/dedup-window.js';
 import { LongPollTable } from '../../../broker/long-poll.js';
@@ -55,6 +56,7 @@ export function testServiceContext(parts: TestContextParts): ServiceContext {
     identity,
     store,
     appender,
+    systemTopics: new SystemTopics({ topics, appender, store }),
     topics,
     consumers: new ConsumerGroupTable({ expiryMs: 30_000 }),
     dedup,
