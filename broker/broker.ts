@@ -8,6 +8,8 @@ import { SERVER_OPTIONS, bindServer, shutdownServer } from '../common/grpc.js';
 import { createMetricsRegistry, startOpsServer, type OpsServer } from '../common/http.js';
 import type { Logger } from '../common/logging.js';
 import { BrokerService, ReplicationService } from '../proto/index.js';
+import { Appender } from './append/appender.js';
+import { SystemTopics } from './append/system-topics.js';
 import type { BrokerConfig } from './config.js';
 import { ConsumerGroupTable } from './consumer-groups.js';
 import { DedupWindow } from './dedup-window.js';
@@ -136,9 +138,12 @@ export class Broker {
         inFlightRequests: () => gate.inFlight,
         replication: started,
       });
+      const appender = new Appender({ store: opened, identity, replication: started, metrics });
       const ctx: ServiceContext = {
         identity,
         store: opened,
+        appender,
+        systemTopics: new SystemTopics({ topics, appender, store: opened }),
         topics,
         consumers: new ConsumerGroupTable({ expiryMs: config.consumerExpiryMs }),
         dedup,

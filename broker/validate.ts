@@ -4,7 +4,7 @@
 // so the broker accepts exactly what the store can encode.
 import { ConveyorError, ErrorCode } from '../common/errors.js';
 import { MESSAGE_ID_BYTES_MAX } from '../common/limits.js';
-import { validateName } from '../common/names.js';
+import { isSystemTopic, SYSTEM_TOPIC_PREFIX, validateName } from '../common/names.js';
 import { measureBatch, type RecordMessage } from '../common/record.js';
 import { conveyor } from '../proto/index.js';
 import { CLIENT_ID_LENGTH_MAX } from './consumer-groups.js';
@@ -47,16 +47,43 @@ function isCompleteWireMessage(m: conveyor.IMessageInput): m is conveyor.Message
 }
 
 /**
- * Checks a send batch: topic and producer-group names, a non-empty batch within its count and
- * byte bounds, and every message (id, keys, tag, properties, body). Returns the record size of
- * each message.
+ * Checks a producer's send batch: topic name, not a system topic (ACCESS_DENIED), producer-group
+ * name, then everything validateAppendBatch checks. Returns the record size of each message.
  */
 export function validateSendBatch(topic: string, producerGroup: string, messages: readonly RecordMessage[]): number[] {
   validateName('topic', topic);
+  refuseSystemTopic(topic, 'send to');
   if (producerGroup !== '') validateName('producer group', producerGroup);
+  return validateMessages(topic, messages);
+}
+
+/**
+ * Checks a batch for the Appender (any topic, system topics included): topic name, a non-empty
+ * batch within its count and byte bounds, and every message (id, keys, tag, properties, body).
+ * Returns the record size of each message.
+ */
+export function validateAppendBatch(topic: string, messages: readonly RecordMessage[]): number[] {
+  validateName('topic', topic);
+  return validateMessages(topic, messages);
+}
+
+function validateMessages(topic: string, messages: readonly RecordMessage[]): number[] {
   if (messages.length === 0) throw invalidArgument('the send has no messages; a batch holds 1 or more', { field: 'messages' });
   for (let i = 0; i < messages.length; i++) validateMessageFields(messages[i]!, i);
   return measureBatch(topic, messages);
+}
+
+/**
+ * Throws ACCESS_DENIED for a system topic (common/names.ts SYSTEM_TOPIC_PREFIX): only the broker
+ * writes, creates and deletes those (broker/append/system-topics.ts); consumers may read them.
+ */
+export function refuseSystemTopic(topic: string, action: 'send to' | 'create or change' | 'delete'): void {
+  if (!isSystemTopic(topic)) return;
+  throw new ConveyorError(
+    ErrorCode.ACCESS_DENIED,
+    `topic '${topic.slice(0, 40)}' is a system topic (prefix ${SYSTEM_TOPIC_PREFIX}): only the broker may ${action} it; use a topic name without that prefix`,
+    { topic, prefix: SYSTEM_TOPIC_PREFIX, reason: 'system-topic' },
+  );
 }
 
 /** What the codec does not check: non-empty ids and keys, tags that a tag expression can select. */

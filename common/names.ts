@@ -6,6 +6,19 @@ export const NAME_LENGTH_MAX = 127;
 
 export type NameKind = 'topic' | 'consumer group' | 'producer group' | 'cluster' | 'broker';
 
+/**
+ * The prefix of system topics: names the broker reserves for the messages it writes itself
+ * (DESIGN.md §10: retries, dead letters, scheduled messages, transaction halves). Producers may
+ * not send to them, and the admin API neither creates nor deletes them; consumers may pull those
+ * meant to be consumed (docs/broker.md "System topics"). Within the name charset; a leading '%',
+ * as in RocketMQ's %RETRY% and %DLQ% names, is rare in ordinary topic names.
+ */
+export const SYSTEM_TOPIC_PREFIX = '%SYS%';
+
+export function isSystemTopic(topic: string): boolean {
+  return topic.startsWith(SYSTEM_TOPIC_PREFIX);
+}
+
 export function isValidName(name: string): boolean {
   return NAME_PATTERN.test(name);
 }

@@ -1,12 +1,14 @@
 // Admin: topic and group configs, statistics, offsets per group, message lookup, broker status.
-// Configs are changed on masters only (a slave copies them from its master: NOT_MASTER).
+// Configs are changed on masters only (a slave copies them from its master: NOT_MASTER). System
+// topics (common/names.ts SYSTEM_TOPIC_PREFIX) are the broker's own: no upsert or delete here
+// (ACCESS_DENIED); stats and lookups cover them like any topic.
 // Topic changes are persisted, then re-registered with every nameserver before the call answers
 // (broker/topics.ts onChange), so a route lookup right after UpsertTopic already lists this broker.
 import { ConveyorError, ErrorCode } from '../../common/errors.js';
 import { validateName } from '../../common/names.js';
 import type { conveyor } from '../../proto/index.js';
 import { LOOKUP_KEY_RESULTS_MAX } from '../store/store-limits.js';
-import { validateGroupConfig } from '../validate.js';
+import { refuseSystemTopic, validateGroupConfig } from '../validate.js';
 import { isMaster, type ServiceContext } from './context.js';
 
 /** Queues one GetTopicStats answer covers: bounds its size; ask per topic beyond that. */
@@ -21,6 +23,7 @@ export class AdminService {
 
   async upsertTopic(request: conveyor.UpsertTopicRequest): Promise<conveyor.IUpsertTopicResponse> {
     this.requireMaster('topic configs');
+    refuseSystemTopic(request.config?.topicName ?? '', 'create or change');
     const config = await this.ctx.topics.upsert(request.config ?? {});
     this.ctx.log.info({ ...config }, 'topic upserted');
     return {};
@@ -29,6 +32,7 @@ export class AdminService {
   async deleteTopic(request: conveyor.DeleteTopicRequest): Promise<conveyor.IDeleteTopicResponse> {
     this.requireMaster('topic configs');
     validateName('topic', request.topic);
+    refuseSystemTopic(request.topic, 'delete');
     await this.ctx.topics.delete(request.topic);
     await this.ctx.store.deleteTopic(request.topic);
     await this.ctx.store.meta.deleteOffsetsOfTopic(request.topic);

@@ -1,7 +1,10 @@
-// What every service handler shares: the store, the tables, replication, the settings and the
-// clock. The store is seen through `BrokerStore`, the part of broker/store's MessageStore the
-// services use.
+// What every service handler shares: the store, the Appender, the tables, replication, the
+// settings and the clock. The store is seen through `BrokerStore`, the part of broker/store's
+// MessageStore the services use; it has no `append`: every write goes through the Appender
+// (broker/append/appender.ts).
 import type { Logger } from '../../common/logging.js';
+import type { Appender } from '../append/appender.js';
+import type { SystemTopics } from '../append/system-topics.js';
 import type { ReplicationWaitCode } from '../ha/index.js';
 import type { ConsumerGroupTable } from '../consumer-groups.js';
 import type { DedupWindow } from '../dedup-window.js';
@@ -10,10 +13,9 @@ import type { BrokerMetrics } from '../metrics.js';
 import type { MessageStore } from '../store/index.js';
 import type { TopicManager } from '../topics.js';
 
-/** The store as the services use it. */
+/** The store as the services use it (reads, lookups, deletion; writes go through the Appender). */
 export type BrokerStore = Pick<
   MessageStore,
-  | 'append'
   | 'read'
   | 'queueRange'
   | 'searchOffset'
@@ -56,6 +58,10 @@ export interface SyncReplication {
 export interface ServiceContext {
   readonly identity: BrokerIdentity;
   readonly store: BrokerStore;
+  /** The one write path into the store (the send front and every broker-side writer). */
+  readonly appender: Appender;
+  /** Ensure, write and read the broker's own topics (retries, dead letters, schedules, transactions). */
+  readonly systemTopics: SystemTopics;
   readonly topics: TopicManager;
   readonly consumers: ConsumerGroupTable;
   readonly dedup: DedupWindow;

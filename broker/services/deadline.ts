@@ -2,7 +2,7 @@
 // so `nowMs` is Date.now(), not the injected clock. No deadline (or none known) is +Infinity.
 import type * as grpc from '@grpc/grpc-js';
 
-export function deadlineRemainingMs(call: grpc.ServerUnaryCall<unknown, unknown> | undefined, nowMs: number): number {
+export function deadlineRemainingMs(call: Pick<grpc.ServerUnaryCall<unknown, unknown>, 'getDeadline'> | undefined, nowMs: number): number {
   const deadline = call?.getDeadline();
   if (deadline === undefined) return Number.POSITIVE_INFINITY;
   const at = deadline instanceof Date ? deadline.getTime() : deadline;

@@ -1,6 +1,7 @@
-// Send: one batch for one (topic, queue). Validated whole at the edge before anything changes,
-// de-duplicated by message id, appended in one store call, answered with one result per message
-// in request order.
+// Send, the producer-facing front: one batch for one (topic, queue). Validated whole at the edge
+// before anything changes (system topics refused: ACCESS_DENIED), de-duplicated by message id,
+// appended in one call of the Appender (broker/append/appender.ts, the broker's one write path),
+// answered with one result per message in request order, counted in the send metrics.
 //
 // De-duplication (docs/broker.md "De-duplication"): a message whose id was stored within
 // dedupWindowMs (by store timestamp) is not stored again; its result is the original one with
@@ -14,11 +15,12 @@
 // checked and remembered per run, in flight and in the window: a fresh batch of one producer
 // costs a few range checks and a parse per id instead of map operations per id.
 //
-// Sync replication (docs/replication.md "Modes"): after the append a master waits until a slave
-// has flushed the batch; the wait's code (OK, SLAVE_TIMEOUT, SLAVE_NOT_AVAILABLE) is every
-// result's status. The non-OK codes still mean "stored on the master".
+// Sync replication (docs/replication.md "Modes"): after the append and after remembering the ids,
+// the Appender's `replicated` waits until a slave has flushed the batch; the wait's code (OK,
+// SLAVE_TIMEOUT, SLAVE_NOT_AVAILABLE) is every result's status. The non-OK codes still mean
+// "stored on the master".
 import type * as grpc from '@grpc/grpc-js';
-import { ConveyorError, ErrorCode, errorCodeName, unreachable } from '../../common/errors.js';
+import { ConveyorError, ErrorCode, unreachable } from '../../common/errors.js';
 import { decodeRecordIndexFields, type RecordMessage } from '../../common/record.js';
 import { conveyor } from '../../proto/index.js';
 import type { StoredResult } from '../dedup-window.js';
@@ -26,8 +28,9 @@ import { generatorCounter, generatorInstance, runIndexOf, runsIntersect, runsOve
 import type { AppendResult } from '../store/index.js';
 import { isWritable, toRecordMessages, validateQueueId, validateSendBatch } from '../validate.js';
 import type { ReplicationWaitCode } from '../ha/index.js';
-import { isMaster, type ServiceContext } from './context.js';
-import { deadlineRemainingMs } from './deadline.js';
+import type { ServiceContext } from './context.js';
+
+export { SYNC_WAIT_DEADLINE_MARGIN_MS } from '../append/appender.js';
 
 type Outcome =
   | { kind: 'stored'; result: StoredResult }
@@ -101,12 +104,6 @@ function waitFor(entry: InFlightEntry, id: string): Promise<StoredResult> {
 }
 
 /**
- * A sync send stops waiting for its slave this long before the call's deadline, so the answer
- * (SLAVE_TIMEOUT: stored on the master) reaches the client before it gives up on the call.
- */
-export const SYNC_WAIT_DEADLINE_MARGIN_MS = 200;
-
-/**
  * The commit-log offset a slave must have flushed for every message of the answer to be on it:
  * the end of each record stored by this call (physicalOffset + size) and, for a duplicate (whose
  * size is not remembered), one past its first byte (slaves acknowledge whole records only).
@@ -159,13 +156,7 @@ export class SendService {
 
   async send(request: conveyor.SendRequest, call?: grpc.ServerUnaryCall<conveyor.SendRequest, conveyor.ISendResponse>): Promise<conveyor.ISendResponse> {
     const { ctx } = this;
-    if (!isMaster(ctx.identity)) {
-      throw new ConveyorError(
-        ErrorCode.NOT_MASTER,
-        `broker ${ctx.identity.brokerName} id ${ctx.identity.brokerId} is a slave and takes no sends; send to the master (id 0) of the group`,
-        { brokerName: ctx.identity.brokerName, brokerId: ctx.identity.brokerId },
-      );
-    }
+    ctx.appender.requireMaster();
     const messages = toRecordMessages(request.messages);
     const sizes = validateSendBatch(request.topic, request.producerGroup, messages);
     const topic = await ctx.topics.forSend(request.topic);
@@ -177,7 +168,7 @@ export class SendService {
     const now = ctx.clock();
     const fresh = this.claimFresh(messages, now);
     if (fresh !== undefined) return this.storeFresh(topic.topicName, request.queueId, messages, sizes, fresh, request.acceptsStoredBatch, call);
-    return this.sendWithDuplicates(topic.topicName, request, messages, now, call);
+    return this.sendWithDuplicates(topic.topicName, request, messages, sizes, now, call);
   }
 
   /**
@@ -264,7 +255,7 @@ export class SendService {
     let appended: AppendResult[];
     let end = 0;
     try {
-      appended = await ctx.store.append(topic, queueId, messages, sizes);
+      appended = await ctx.appender.append(topic, queueId, messages, sizes);
       if (appended.length !== messages.length) throw new Error(`assertion failed: store returned ${appended.length} results for ${messages.length} messages`);
       let bytes = 0;
       for (let i = 0; i < appended.length; i++) {
@@ -284,7 +275,7 @@ export class SendService {
       for (let k = 0; k < singles.length; k++) this.inFlight.delete(messages[singles[k]!]!.messageId);
       this.runsInFlight.delete(batch);
     }
-    const status = await this.replicated(end, call);
+    const status = await ctx.appender.replicated(end, call);
     const brokerName = ctx.identity.brokerName;
     const stored = compact ? storedBatch(appended, status, brokerName) : undefined;
     if (stored !== undefined) return { stored };
@@ -302,7 +293,7 @@ export class SendService {
    * before the first await, so a concurrent send of the same id waits for this one instead of
    * storing it too.
    */
-  private async sendWithDuplicates(topicName: string, request: conveyor.SendRequest, messages: RecordMessage[], now: number, call: grpc.ServerUnaryCall<conveyor.SendRequest, conveyor.ISendResponse> | undefined): Promise<conveyor.ISendResponse> {
+  private async sendWithDuplicates(topicName: string, request: conveyor.SendRequest, messages: RecordMessage[], sizes: readonly number[], now: number, call: grpc.ServerUnaryCall<conveyor.SendRequest, conveyor.ISendResponse> | undefined): Promise<conveyor.ISendResponse> {
     const { ctx } = this;
     const outcomes: Outcome[] = [];
     const firstIndexById = new Map<string, number>();
@@ -332,7 +323,7 @@ export class SendService {
       if (owned.size > 0 && ctx.dedup.needsStoreLookup(now)) await this.confirmWithStore(request.topic, messages.map((m) => m.messageId), owned, outcomes, now);
       const fresh = [...owned.keys()].filter((i) => outcomes[i]!.kind === 'candidate');
       if (fresh.length > 0) {
-        const appended = await ctx.store.append(topicName, request.queueId, fresh.map((i) => messages[i]!));
+        const appended = await ctx.appender.append(topicName, request.queueId, fresh.map((i) => messages[i]!), fresh.map((i) => sizes[i]!));
         if (appended.length !== fresh.length) throw new Error(`assertion failed: store returned ${appended.length} results for ${fresh.length} messages`);
         this.remember(topicName, appended, splitIntoRuns(appended), ctx.clock());
         let bytes = 0;
@@ -359,7 +350,7 @@ export class SendService {
 
     const resolved: Array<{ result: StoredResult; duplicate: boolean }> = [];
     for (let i = 0; i < outcomes.length; i++) resolved.push(await this.resolve(outcomes, i));
-    const status = await this.replicated(replicationEnd(resolved, sizeByIndex), call);
+    const status = await ctx.appender.replicated(replicationEnd(resolved, sizeByIndex), call);
     const results: conveyor.ISendResult[] = [];
     let duplicates = 0;
     for (let i = 0; i < outcomes.length; i++) {
@@ -378,20 +369,6 @@ export class SendService {
     }
     if (duplicates > 0) ctx.metrics.duplicates.inc({ topic: topicName }, duplicates);
     return { results };
-  }
-
-  /**
-   * Sync replication on a master: waits until a slave has flushed everything below `end`, for at
-   * most replicationTimeoutMs and never past the call's deadline minus a margin (so that
-   * SLAVE_TIMEOUT arrives as an answer). Async replication, or a slave: OK at once.
-   */
-  private async replicated(end: number, call: grpc.ServerUnaryCall<unknown, unknown> | undefined): Promise<ReplicationWaitCode> {
-    const sync = this.ctx.replication.sync;
-    if (sync === undefined) return conveyor.ErrorCode.OK;
-    const timeoutMs = Math.min(sync.timeoutMs, deadlineRemainingMs(call, Date.now()) - SYNC_WAIT_DEADLINE_MARGIN_MS);
-    const code = await sync.waitForReplication(end, timeoutMs);
-    this.ctx.metrics.syncReplication.inc({ status: errorCodeName(code) });
-    return code;
   }
 
   private async resolve(outcomes: readonly Outcome[], i: number): Promise<{ result: StoredResult; duplicate: boolean }> {

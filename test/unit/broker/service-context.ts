@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
+import { Appender } from '../../../broker/append/appender.js';
+import { SystemTopics } from '../../../broker/append/system-topics.js';
 import { ConsumerGroupTable } from '../../../broker/consumer-groups.js';
 import { DedupWindow } from '../../../broker/dedup-window.js';
 import { LongPollTable } from '../../../broker/long-poll.js';
@@ -39,22 +41,28 @@ export interface TestContextParts {
 
 export function testServiceContext(parts: TestContextParts): ServiceContext {
   const { store, topics, dedup, longPolls } = parts;
+  const identity = { clusterName: 'C', brokerName: 'broker-a', brokerId: parts.brokerId ?? 0, flushMode: 'async', replicationMode: 'async' };
+  const replication = parts.replication ?? NO_REPLICATION;
+  const metrics = createBrokerMetrics(new Registry(), {
+    store: { minPhysicalOffset: () => store.minPhysicalOffset, maxPhysicalOffset: () => store.maxPhysicalOffset, flushedPhysicalOffset: () => store.flushedPhysicalOffset },
+    dedupEntries: () => dedup.size,
+    topicCount: () => topics.size,
+    longPollWaiting: () => longPolls.size,
+    inFlightRequests: parts.inFlightRequests ?? (() => 0),
+    replication: { lag: () => ({ bytes: 0, ms: 0 }), connectedSlaves: () => 0, masterConnected: () => 0, waitersRejected: () => 0 },
+  });
+  const appender = new Appender({ store, identity, replication, metrics });
   return {
-    identity: { clusterName: 'C', brokerName: 'broker-a', brokerId: parts.brokerId ?? 0, flushMode: 'async', replicationMode: 'async' },
+    identity,
     store,
+    appender,
+    systemTopics: new SystemTopics({ topics, appender, store }),
     topics,
     consumers: new ConsumerGroupTable({ expiryMs: 30_000 }),
     dedup,
     longPolls,
-    metrics: createBrokerMetrics(new Registry(), {
-      store: { minPhysicalOffset: () => store.minPhysicalOffset, maxPhysicalOffset: () => store.maxPhysicalOffset, flushedPhysicalOffset: () => store.flushedPhysicalOffset },
-      dedupEntries: () => dedup.size,
-      topicCount: () => topics.size,
-      longPollWaiting: () => longPolls.size,
-      inFlightRequests: parts.inFlightRequests ?? (() => 0),
-      replication: { lag: () => ({ bytes: 0, ms: 0 }), connectedSlaves: () => 0, masterConnected: () => 0, waitersRejected: () => 0 },
-    }),
-    replication: parts.replication ?? NO_REPLICATION,
+    metrics,
+    replication,
     longPollMaxMs: 15_000,
     clock: parts.clock,
     isStopping: parts.isStopping ?? (() => false),
