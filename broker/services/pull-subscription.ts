@@ -8,7 +8,7 @@
 import { ConveyorError, ErrorCode } from '../../common/errors.js';
 import type { conveyor } from '../../proto/index.js';
 import type { FrameCall } from './frame-call.js';
-import type { RequestRunner } from './handlers.js';
+import type { RequestRunner } from './request-runner.js';
 import type { PullService, QueueReader } from './pull.js';
 
 /**
@@ -24,37 +24,11 @@ export const PULL_SUBSCRIPTION_CREDIT_MAX = 65_536;
  * that a stream full of subscriptions still reads its top-ups and cancels.
  */
 export const PULL_SUBSCRIPTIONS_PER_STREAM_MAX = 256;
-/** Subscriptions open on one broker: each may hold a long-poll registration (long-poll.ts allows 10,000). */
-export const PULL_SUBSCRIPTIONS_MAX = 4_096;
-
 export interface SubscriptionHandle {
   /** More credit (a top-up frame). */
   grant(messages: number): void;
   /** Resolves when the subscription ended without an error to report (cancelled); rejects with the error to answer. */
   readonly done: Promise<void>;
-}
-
-/** Open subscriptions on one broker, against PULL_SUBSCRIPTIONS_MAX. */
-export class SubscriptionCount {
-  private count = 0;
-
-  constructor(readonly max = PULL_SUBSCRIPTIONS_MAX) {}
-
-  get open(): number {
-    return this.count;
-  }
-
-  /** Takes a slot or throws SERVICE_UNAVAILABLE; the caller gives it back with release(). */
-  acquire(): void {
-    if (this.count >= this.max) {
-      throw new ConveyorError(ErrorCode.SERVICE_UNAVAILABLE, `too many pull subscriptions are open on this broker (limit ${this.max}); subscribe again shortly`, { max: this.max });
-    }
-    this.count += 1;
-  }
-
-  release(): void {
-    this.count -= 1;
-  }
 }
 
 class PullSubscription implements SubscriptionHandle {

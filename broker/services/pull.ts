@@ -14,7 +14,7 @@ import { deadlineRemainingMs } from './deadline.js';
 import { FrameCall } from './frame-call.js';
 import { PullFramePool } from './pull-frame-pool.js';
 import { EncodedPullResponse, encodePullResponseInPlace, PULL_RESPONSE_HEADROOM_BYTES } from './pull-response.js';
-import { SubscriptionCount } from './pull-subscription.js';
+import { SubscriptionCount } from './subscription-count.js';
 
 /** Records per pull when the request leaves max_count at 0: a consumer's usual batch. */
 export const PULL_COUNT_DEFAULT = 32;
