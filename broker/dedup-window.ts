@@ -20,7 +20,8 @@
 // themselves and a false positive only costs a lookup.
 import { assert } from '../common/errors.js';
 import { RecentIdFilter } from './recent-id-filter.js';
-import { generatorCounter, generatorInstance, IdRuns } from './id-runs.js';
+import { generatorCounter, generatorInstance } from '../common/message-id.js';
+import { IdRuns } from './id-runs.js';
 
 /**
  * Most ids kept in memory. About 200 bytes each, so ~40 MiB at the bound; at 1,600 messages/s a

@@ -9,7 +9,7 @@ import type { conveyor } from '../proto/index.js';
 import { ClientContext, clientLogger, requireRunning, type ClientOptions, type LifecycleState } from './client-context.js';
 import { FaultAvoidance } from './fault-avoidance.js';
 import { prepareBatch, prepareMessage, prepareMessageDeferringId, preparedRecordBytes, type OutgoingMessage, type PreparedMessage } from './message.js';
-import { assignMessageIds, MESSAGE_ID_UNASSIGNED } from './message-id.js';
+import { assignMessageIds, MESSAGE_ID_UNASSIGNED } from '../common/message-id.js';
 import { QueueSelector, shardQueue } from './queue-selector.js';
 import { SendCoalescer } from './send-coalescer.js';
 import { encodeSendRequest } from './send-request-encoder.js';

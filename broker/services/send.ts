@@ -22,7 +22,8 @@ import { ConveyorError, ErrorCode, errorCodeName, unreachable } from '../../comm
 import { decodeRecordIndexFields, type RecordMessage } from '../../common/record.js';
 import { conveyor } from '../../proto/index.js';
 import type { StoredResult } from '../dedup-window.js';
-import { generatorCounter, generatorInstance, runIndexOf, runsIntersect, runsOverlap, splitIntoRuns, type BatchRuns } from '../id-runs.js';
+import { generatorCounter, generatorInstance } from '../../common/message-id.js';
+import { runIndexOf, runsIntersect, runsOverlap, splitIntoRuns, type BatchRuns } from '../id-runs.js';
 import type { AppendResult } from '../store/index.js';
 import { isWritable, toRecordMessages, validateQueueId, validateSendBatch } from '../validate.js';
 import type { ReplicationWaitCode } from '../ha/index.js';

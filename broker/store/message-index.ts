@@ -15,7 +15,8 @@
 // `idrun:` entry (one put per up to INDEX_RUN_IDS_MAX ids); a lookup reads both kinds.
 import type { Logger } from 'pino';
 import { writeU64 } from '../../common/record.js';
-import { generatorCounter, generatorInstance, RUN_IDS_MIN, runIndexOf, splitIdsIntoRuns, type BatchRuns } from '../id-runs.js';
+import { generatorCounter, generatorInstance } from '../../common/message-id.js';
+import { RUN_IDS_MIN, runIndexOf, splitIdsIntoRuns, type BatchRuns } from '../id-runs.js';
 import type { DispatchBatch } from './batch-encoder.js';
 import { ID_SPAN_KEY_PREFIX, IdRunSpans } from './id-run-spans.js';
 import { ID_KEY_PREFIX, ID_RUN_KEY_PREFIX, IdRunWriter, locationInRun, RUN_LOOKUP_ENTRIES, runKeyRange, runQueryOf, type IndexLocation, type RunQuery } from './id-run-index.js';
