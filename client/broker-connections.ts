@@ -5,10 +5,9 @@
 // not (consumer failover steps around the latter: read-target.ts).
 //
 // Transport: Send and Pull go over one long-lived bidi stream per (channel, method) (SendStream /
-// PullStream, client/stream-mux.ts, docs/wire.md "Streams") unless the client asked for unary
-// calls; a message on an open stream costs a sixth of a unary call's CPU in grpc-js. A broker
-// that does not implement the streams (older) is remembered per channel and served by unary calls.
-// Every other method is a unary call.
+// PullStream, client/stream-mux.ts, docs/wire.md "Streams"): a message on an open stream costs a
+// fraction of a unary call's CPU in grpc-js. A broker that does not implement the streams (older)
+// is remembered per channel and served by unary Send / Pull calls. Every other method is a unary call.
 import * as grpc from '@grpc/grpc-js';
 import { ConveyorError, ErrorCode } from '../common/errors.js';
 import { CHANNEL_OPTIONS, fromServiceError, type ClientMethod } from '../common/grpc.js';
@@ -30,14 +29,6 @@ interface Connection {
   /** Open request streams on this channel, by stream method path. */
   readonly muxes: Map<string, StreamMux<unknown, unknown>>;
 }
-
-/**
- * How Send and Pull travel: `stream` (default) over SendStream / PullStream, `unary` one call
- * each (the transport before the streams; kept for comparison and for brokers without them).
- */
-export type ClientTransport = 'stream' | 'unary';
-
-export const CLIENT_TRANSPORTS: readonly ClientTransport[] = ['stream', 'unary'];
 
 /** The stream method that carries a unary method's requests, if there is one. */
 const streamMethods = new WeakMap<object, StreamMuxMethod<unknown, unknown>>();
@@ -94,7 +85,6 @@ export class BrokerConnections {
     private readonly idleCloseMs: number = CONNECTION_IDLE_CLOSE_MS_DEFAULT,
     private readonly factory: ChannelFactory = defaultFactory,
     private readonly observer?: CallObserver,
-    private readonly transport: ClientTransport = 'stream',
   ) {
     this.sweeper = setInterval(() => this.closeIdle(Date.now()), Math.min(IDLE_SWEEP_INTERVAL_MS, idleCloseMs));
     this.sweeper.unref();
@@ -118,18 +108,18 @@ export class BrokerConnections {
     } catch (err) {
       return Promise.reject(err);
     }
-    const streamMethod = this.transport === 'stream' ? streamMethodFor(method) : undefined;
+    const streamMethod = streamMethodFor(method);
     if (streamMethod !== undefined) return this.viaStream(address, connection, method, streamMethod, request, options);
     return this.unary(address, connection, method, request, options);
   }
 
   /**
-   * A pull subscription on `address`'s PullStream (stream-mux.ts subscribe); undefined when this
-   * client uses unary calls or that broker answered an earlier one as a plain pull (pull instead).
+   * A pull subscription on `address`'s PullStream (stream-mux.ts subscribe); undefined when that
+   * broker has no PullStream or answered an earlier subscription as a plain pull (pull instead).
    * The channel counts as in use while it is open; the observer hears how it ended.
    */
   subscribe(address: string, request: conveyor.IPullRequest, credit: number, deadlineMs: number, listener: SubscriptionListener<conveyor.PullResponse>): MuxSubscription | undefined {
-    if (this.transport !== 'stream' || this.closed) return undefined;
+    if (this.closed) return undefined;
     const connection = this.connection(address);
     const streamMethod = streamMethodFor(BrokerService.pull);
     if (streamMethod === undefined) return undefined;
@@ -174,11 +164,9 @@ export class BrokerConnections {
   /**
    * A request on a stream method with no unary twin (the producer's SendStream frames that carry
    * several queues' sends: client/send-frames.ts), on a stream of its own on `address`'s channel;
-   * `fallback` serves requests once the broker turns out not to implement the stream. undefined
-   * when this client uses unary calls: the caller then uses call().
+   * `fallback` serves requests once the broker turns out not to implement the stream.
    */
-  streamCall<Req, Res>(address: string, streamMethod: StreamMuxMethod<Req, Res>, request: Req, options: CallOptions, fallback: (request: Req, options: CallOptions) => Promise<Res>): Promise<Res> | undefined {
-    if (this.transport !== 'stream') return undefined;
+  streamCall<Req, Res>(address: string, streamMethod: StreamMuxMethod<Req, Res>, request: Req, options: CallOptions, fallback: (request: Req, options: CallOptions) => Promise<Res>): Promise<Res> {
     if (this.closed) return Promise.reject(new ConveyorError(ErrorCode.SHUTTING_DOWN, 'the client is shut down', { target: address }));
     let connection: Connection;
     try {

@@ -66,12 +66,6 @@ export interface PushConsumerOptions extends ClientOptions {
   pullMaxBytes?: number;
   /** Long-poll hold asked of the broker (default 15000 ms). */
   longPollMs?: number;
-  /**
-   * Read each queue through a pull subscription where the broker takes one (default true): the
-   * broker pushes records as they land, no request per answer (docs/client.md). False: one
-   * long-poll pull per answer, as before.
-   */
-  pullSubscriptions?: boolean;
   rebalanceIntervalMs?: number;
   heartbeatIntervalMs?: number;
   commitIntervalMs?: number;
@@ -333,7 +327,6 @@ export class PushConsumer {
       longPollMs: this.options.longPollMs ?? PULL_LONG_POLL_MS_DEFAULT,
       maxCachedMessagesPerQueue: this.options.maxCachedMessagesPerQueue ?? MAX_CACHED_MESSAGES_PER_QUEUE_DEFAULT,
       onSlaveMessages: (count) => (this.pulledFromSlaves += count),
-      subscribe: this.options.pullSubscriptions ?? true,
       onRead: (kind) => this.reads[kind]++,
       log: this.log,
     });

@@ -162,12 +162,6 @@ export class SendFrames {
     for (const w of frame) deadlineMs = Math.min(deadlineMs, w.deadlineMs);
     const requests = frame.map((w) => w.request);
     const sent = this.connections.streamCall(address, SEND_MULTI_STREAM_METHOD, requests, { deadlineMs }, () => Promise.reject(notServed(address)));
-    if (sent === undefined) {
-      // This client sends unary calls: one call per send.
-      this.remember(address, 'single');
-      for (const w of frame) this.single(address, w);
-      return;
-    }
     this.counters.requests += frame.length;
     this.counters.frames++;
     sent.then(
