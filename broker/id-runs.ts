@@ -22,7 +22,7 @@ import { generatorCounter, generatorInstance, MESSAGE_ID_HEX_LENGTH, sameGenerat
  * ~94k runs in a 2-minute window if none of them touch (two broker groups, so every other batch
  * goes elsewhere); touching runs merge into one.
  */
-export const ID_RUNS_MAX = 100_000;
+const ID_RUNS_MAX = 100_000;
 /** Runs kept after an overflow: evicting down to 3/4 of the bound makes eviction rare (amortised). */
 const ID_RUNS_AFTER_EVICTION = 0.75;
 /** How often (store time) expired runs are swept: once a second is ≤ ID_RUNS_MAX steps per second. */

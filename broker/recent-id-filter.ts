@@ -15,11 +15,11 @@ import { assert } from '../common/errors.js';
  * absent ids. Large slices keep queries cheap: a query probes every live slice (a cache miss or
  * two each), so fewer, bigger slices cost less per message at high rates.
  */
-export const FILTER_SLICE_IDS_MAX = 1_048_576;
+const FILTER_SLICE_IDS_MAX = 1_048_576;
 /** Bits per id of slice capacity: 16 → 16 Mi bits = 2 MiB per slice. */
-export const FILTER_BITS_PER_ID = 16;
+const FILTER_BITS_PER_ID = 16;
 /** Bit probes per id (double hashing of one 64-bit FNV-1a pair). */
-export const FILTER_HASHES = 8;
+const FILTER_HASHES = 8;
 /**
  * Most slices kept: 16 × 2 MiB = 32 MiB, 16.8 M ids, i.e. a 120 s window stays complete up to
  * ~140,000 evicted ids/s (it was 64 × 256 KiB = 8.4 M ids, ~70,000/s: a producer at 84k msgs/s
@@ -27,9 +27,9 @@ export const FILTER_HASHES = 8;
  * every live slice, so the false-positive rate adds up: ≤ 16 × 0.06 % ≈ 1 % with every slice
  * full; slices are allocated only as evictions need them (none below ~1,667 msgs/s).
  */
-export const FILTER_SLICES_MAX = 16;
+const FILTER_SLICES_MAX = 16;
 
-export interface RecentIdFilterOptions {
+interface RecentIdFilterOptions {
   /** Ids per slice, a power of two (default FILTER_SLICE_IDS_MAX; smaller only in tests). */
   sliceIdsMax?: number;
   /** Most slices (default FILTER_SLICES_MAX). */

@@ -20,7 +20,7 @@ export const CONNECTION_IDLE_CLOSE_MS_DEFAULT = 120_000;
 /** How often idle channels are looked for. */
 const IDLE_SWEEP_INTERVAL_MS = 15_000;
 /** Channels open at once: far more than brokers in any cluster; a bug guard, not a tuning knob. */
-export const CONNECTIONS_MAX = 1_024;
+const CONNECTIONS_MAX = 1_024;
 
 interface Connection {
   readonly client: grpc.Client;
@@ -44,14 +44,14 @@ function streamMethodFor<Req, Res>(method: ClientMethod<Req, Res>): StreamMuxMet
   return made;
 }
 
-export interface CallOptions {
+interface CallOptions {
   deadlineMs: number;
   /** Aborting cancels the call; it then rejects with a ConveyorError for which isCancelled() is true. */
   signal?: AbortSignal;
 }
 
 /** Hears the outcome of every call that was not cancelled by its caller. */
-export interface CallObserver {
+interface CallObserver {
   /** The call failed as unreachable (SERVICE_UNAVAILABLE, TIMEOUT, SHUTTING_DOWN). */
   unreachable(address: string): void;
   /** The address answered: a result, or an error with a meaning. */
@@ -59,7 +59,7 @@ export interface CallObserver {
 }
 
 /** Creates the channel for an address; tests may substitute it. */
-export type ChannelFactory = (address: string) => grpc.Client;
+type ChannelFactory = (address: string) => grpc.Client;
 
 /**
  * HTTP/2 flow-control window the client grants each broker connection (and each stream), instead
@@ -70,7 +70,7 @@ export type ChannelFactory = (address: string) => grpc.Client;
  * holds is bounded by its pull sizes. Measured (docs/performance.md, consume path): one consumer
  * draining a backlog went from ~51k to ~71k msgs/s, with ~10 % less CPU per message on both sides.
  */
-export const CLIENT_FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024;
+const CLIENT_FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024;
 
 const CLIENT_CHANNEL_OPTIONS: grpc.ChannelOptions = { ...CHANNEL_OPTIONS, 'grpc-node.flow_control_window': CLIENT_FLOW_CONTROL_WINDOW_BYTES };
 

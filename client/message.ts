@@ -3,7 +3,6 @@
 import { mapRecords, measureBatch, measureRecord, type RecordMessage } from '../common/record.js';
 import { ConveyorError, ErrorCode } from '../common/errors.js';
 import { validateName } from '../common/names.js';
-import type { conveyor } from '../proto/index.js';
 import { createMessageId, MESSAGE_ID_HEX_LENGTH, MESSAGE_ID_UNASSIGNED, validateMessageId } from '../common/message-id.js';
 
 /** What a producer sends. A string body is sent as its UTF-8 bytes. */

@@ -34,16 +34,16 @@ export function inOrderFrom(messages: Message[], offset: number): Message[] {
 export type StartPosition = 'first' | 'last' | { timestamp: number };
 
 /** Back-off after a failed pull: doubles from the first value up to the last. */
-export const PULL_BACKOFF_FIRST_MS = 100;
-export const PULL_BACKOFF_MAX_MS = 3_000;
+const PULL_BACKOFF_FIRST_MS = 100;
+const PULL_BACKOFF_MAX_MS = 3_000;
 /**
  * After a broker could not take a subscription (it predates them), the queue is pulled for this
  * long before a subscription is tried again: a broker upgraded meanwhile is subscribed within a
  * minute, and an old one costs one route lookup a minute.
  */
-export const SUBSCRIBE_RETRY_MS = 60_000;
+const SUBSCRIBE_RETRY_MS = 60_000;
 
-export interface PullerSettings {
+interface PullerSettings {
   context: ClientContext;
   group: string;
   offsets: OffsetStore;

@@ -10,8 +10,8 @@ export interface MessageQueue {
 }
 
 /** Permission bits, as RocketMQ and common.proto: 4 readable, 2 writable. */
-export const PERM_READ = 4;
-export const PERM_WRITE = 2;
+const PERM_READ = 4;
+const PERM_WRITE = 2;
 export const PERM_READ_WRITE = PERM_READ | PERM_WRITE;
 
 /** The master's broker id inside a broker group. */
@@ -65,10 +65,6 @@ export function compareQueues(a: MessageQueue, b: MessageQueue): number {
 /** `topic@broker-a#3`: a stable key for maps and logs. */
 export function queueKey(queue: MessageQueue): string {
   return `${queue.topic}@${queue.brokerName}#${queue.queueId}`;
-}
-
-export function sameQueue(a: MessageQueue, b: MessageQueue): boolean {
-  return a.topic === b.topic && a.brokerName === b.brokerName && a.queueId === b.queueId;
 }
 
 /** The master address of a broker group, if the route has a live master for it. */

@@ -52,7 +52,7 @@ export function groupIntoFrames(sizes: readonly number[], requestsMax: number = 
 }
 
 /** BrokerService.send with a request the producer encoded already (encodeSendRequest): the same bytes on the wire. */
-export const SEND_ENCODED_METHOD: ClientMethod<Uint8Array, conveyor.SendResponse> = {
+const SEND_ENCODED_METHOD: ClientMethod<Uint8Array, conveyor.SendResponse> = {
   path: BrokerService.send.path,
   requestSerialize: (request) => (Buffer.isBuffer(request) ? request : Buffer.from(request.buffer, request.byteOffset, request.byteLength)),
   responseDeserialize: BrokerService.send.responseDeserialize,
@@ -86,7 +86,7 @@ interface Waiting {
   reject: (err: unknown) => void;
 }
 
-export interface SendFrameStats {
+interface SendFrameStats {
   /** Send RPCs handed in (one per queue's batch). */
   requests: number;
   /** Frames (or unary calls) they went out in. */

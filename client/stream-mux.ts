@@ -17,7 +17,7 @@ import { BrokerService, conveyor } from '../proto/index.js';
 import { PendingRequests, STREAM_PENDING_REQUESTS_MAX, type PendingRequest } from './pending-requests.js';
 
 /** How often pending requests are checked against their deadlines: a request times out at most this late. */
-export const STREAM_DEADLINE_SWEEP_MS = 50;
+const STREAM_DEADLINE_SWEEP_MS = 50;
 /** `timeout_ms` is a uint32 on the wire. */
 const FRAME_TIMEOUT_MS_MAX = 0xffff_ffff;
 
@@ -60,7 +60,7 @@ export const PULL_STREAM_METHOD: StreamMuxMethod<conveyor.IPullRequest, conveyor
   cancels: true,
 };
 
-export interface StreamRequestOptions {
+interface StreamRequestOptions {
   deadlineMs: number;
   /** Aborting drops the request (and, on PullStream, tells the broker); it rejects with the error BrokerConnections gives a cancelled call. */
   signal?: AbortSignal;
@@ -88,7 +88,7 @@ export interface MuxSubscription {
 /** PullStreamRequest field 5 (`subscribe_credit`), varint. */
 const SUBSCRIBE_CREDIT_TAG = (5 << 3) | 0;
 
-export interface StreamMuxOptions<Req, Res> {
+interface StreamMuxOptions<Req, Res> {
   /** The broker address, carried in errors as `target` (as callUnary does). */
   target?: string;
   pendingMax?: number;

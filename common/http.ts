@@ -7,7 +7,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ConveyorError, ErrorCode } from './errors.js';
 import type { Logger } from './logging.js';
 
-export interface OpsServerOptions {
+interface OpsServerOptions {
   host: string;
   port: number;
   registry: Registry;

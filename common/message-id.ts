@@ -16,7 +16,7 @@ const INSTANCE_START = 12;
 /** Where the counter part starts (after 12 hex of instance). */
 const COUNTER_START = 24;
 /** Ids a user supplies: printable, bounded so the broker's de-duplication window stays small (one byte per character). */
-export const MESSAGE_ID_LENGTH_MAX = MESSAGE_ID_BYTES_MAX;
+const MESSAGE_ID_LENGTH_MAX = MESSAGE_ID_BYTES_MAX;
 const USER_ID_PATTERN = /^[\x21-\x7e]+$/;
 const COUNTER_MODULUS = 0x1_0000_0000;
 

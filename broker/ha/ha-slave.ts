@@ -24,7 +24,7 @@ export const MASTER_SILENCE_MS_MAX = 5_000;
  * slave stops taking chunks from the stream: enough for a few 1 MiB chunks to share one fsync,
  * small next to the store's 256 MiB append queue; past it HTTP/2 flow control slows the master.
  */
-export const SLAVE_APPEND_BYTES_IN_FLIGHT_MAX = 8 * 1024 * 1024;
+const SLAVE_APPEND_BYTES_IN_FLIGHT_MAX = 8 * 1024 * 1024;
 /**
  * HTTP/2 receive window a slave under sync replication grants its master (per stream and per
  * connection) instead of the protocol's 64 KiB (what grpc-js gives a client unless told
@@ -40,7 +40,7 @@ export const SLAVE_APPEND_BYTES_IN_FLIGHT_MAX = 8 * 1024 * 1024;
  */
 export const REPLICATION_FLOW_CONTROL_WINDOW_BYTES = 8 * 1024 * 1024;
 
-export interface ReplicationSlaveOptions {
+interface ReplicationSlaveOptions {
   store: SlaveStore;
   /** host:port of the master's gRPC server (Replication is served next to Broker); undefined until known. */
   masterAddress: string | undefined;

@@ -14,17 +14,17 @@
  * pull, ~1.1 MiB with the response header) fits, as does one of 1,024 records up to ~2 KiB. Larger
  * answers get a buffer of their own.
  */
-export const PULL_FRAME_POOL_BUFFER_BYTES = 2 * 1024 * 1024;
+const PULL_FRAME_POOL_BUFFER_BYTES = 2 * 1024 * 1024;
 /**
  * Answers smaller than this are not worth a pooled buffer: Node serves them from its own slab or a
  * small allocation, and a long-poll answer of one message would hold 2 MiB.
  */
-export const PULL_FRAME_POOL_MIN_BYTES = 64 * 1024;
+const PULL_FRAME_POOL_MIN_BYTES = 64 * 1024;
 /**
  * Free buffers kept: one per queue a consumer typically pulls at once from this broker (8) plus as
  * many again for answers still queued in HTTP/2; bounds the pool's idle memory to 32 MiB.
  */
-export const PULL_FRAME_POOL_IDLE_MAX = 16;
+const PULL_FRAME_POOL_IDLE_MAX = 16;
 
 export class PullFramePool {
   private readonly idle: ArrayBuffer[] = [];

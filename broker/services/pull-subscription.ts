@@ -5,7 +5,6 @@
 // granted, and waits for more credit otherwise. It ends when the client cancels it (or the stream
 // goes), with an error answer (bad input, offset out of range, a bound), or at shutdown. Each
 // answer is one read through the request runner, so metrics and the shutdown gate see it as a pull.
-import { ConveyorError, ErrorCode } from '../../common/errors.js';
 import type { conveyor } from '../../proto/index.js';
 import type { FrameCall } from './frame-call.js';
 import type { RequestRunner } from './request-runner.js';
@@ -17,7 +16,7 @@ import type { PullService, QueueReader } from './pull.js';
  * client: the broker never has more than this many messages of one subscription written and not
  * yet granted again.
  */
-export const PULL_SUBSCRIPTION_CREDIT_MAX = 65_536;
+const PULL_SUBSCRIPTION_CREDIT_MAX = 65_536;
 /**
  * Subscriptions open on one PullStream. A consumer has one per queue it reads from this broker;
  * kept well below STREAM_FRAMES_IN_FLIGHT_MAX (stream-handlers.ts), which they count against, so

@@ -2,7 +2,7 @@
 import { ConveyorError, ErrorCode } from '../../common/errors.js';
 
 /** Subscriptions open on one broker: each may hold a long-poll registration (long-poll.ts allows 10,000). */
-export const PULL_SUBSCRIPTIONS_MAX = 4_096;
+const PULL_SUBSCRIPTIONS_MAX = 4_096;
 
 /** Open subscriptions on one broker, against PULL_SUBSCRIPTIONS_MAX. */
 export class SubscriptionCount {

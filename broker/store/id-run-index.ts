@@ -71,7 +71,7 @@ function hex8(counter: number): string {
 }
 
 /** Where the index writer's entries go (a level chained batch). */
-export interface IndexPut {
+interface IndexPut {
   put(key: string, value: Uint8Array): void;
 }
 

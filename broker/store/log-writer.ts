@@ -26,7 +26,7 @@ export interface WriterTicket extends CommitTicket {
   done(error?: Error): void;
 }
 
-export interface WriterStats {
+interface WriterStats {
   writeCount: number;
   /** Of writeCount, the writes done on the event loop (WRITE_NOW_BYTES_MAX). */
   writesOnLoop: number;
