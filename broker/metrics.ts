@@ -34,8 +34,8 @@ export const REQUEST_METHODS_MAX = 64;
 /**
  * What every request records (count by method and code, latency by method), at the cost of a map
  * lookup and an increment: prom-client's own `inc`/`startTimer` validate and hash their label
- * objects on every call (~1.6 µs per request, 2–3 % of a master's CPU in e2e at one message per
- * request). Counts are handed to prom-client when it collects (a scrape), as one `inc` per
+ * objects on every call, a visible share of a master's CPU when each request carries one message
+ * (docs/performance.md "Numbers that shaped the code"). Counts are handed to prom-client when it collects (a scrape), as one `inc` per
  * (method, code) with the count since the last collect; latencies go to per-method histogram
  * children (label hash resolved once). What a scrape reads is exactly what was recorded.
  */

@@ -67,8 +67,8 @@ type ChannelFactory = (address: string) => grpc.Client;
  * sixteenth of a 1 MiB answer, then waits for the client's WINDOW_UPDATE, for every answer of
  * every queue sharing the connection. Two answers of PULL_MAX_BYTES_DEFAULT (8 MiB) fit. It
  * bounds only bytes the client has not read yet; grpc-js reads at once, and what a consumer
- * holds is bounded by its pull sizes. Measured (docs/performance.md, consume path): one consumer
- * draining a backlog went from ~51k to ~71k msgs/s, with ~10 % less CPU per message on both sides.
+ * holds is bounded by its pull sizes. A consumer draining a backlog is bound by those round trips
+ * with the default window (docs/performance.md "Numbers that shaped the code").
  */
 const CLIENT_FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024;
 

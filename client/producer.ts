@@ -322,7 +322,7 @@ export class Producer {
 /**
  * The coalescer lane of a queue (its master's address, topic and queue id), kept per queue object:
  * the queues of writableQueuesOf are shared per route, and building the key string for every send
- * cost ~0.25 µs. Checked against the route, so a queue object passed with another route gets the
+ * showed in the single-send profile. Checked against the route, so a queue object passed with another route gets the
  * lane of that route. `key` undefined: the route names no master for the queue's broker group.
  */
 const lanesByQueue = new WeakMap<MessageQueue, { route: TopicRoute; key: string | undefined }>();

@@ -24,9 +24,8 @@ const CONSUME_CONCURRENCY_MAX = 1_000;
 const MAX_CACHED_MESSAGES_PER_QUEUE_DEFAULT = 1_000;
 /**
  * Messages asked for per pull. Each pull and answer has a fixed cost on both sides, so backlogs
- * drain far cheaper in larger pulls (measured, docs/performance.md "Consume path CPU": 32 per pull
- * cost the client ~17 and the master ~13 µs per message, 1,024 about 5.7 and 3.6); a queue at its
- * head still gets what is there at once. 256 keeps most of that gain while a pull stays a
+ * drain far cheaper in larger pulls (docs/performance.md "Numbers that shaped the code"); a queue
+ * at its head still gets what is there at once. 256 keeps most of that gain while a pull stays a
  * quarter of the default cache (RocketMQ's default is 32, Kafka fetches ~1 MiB per partition).
  */
 const PULL_BATCH_SIZE_DEFAULT = 256;

@@ -104,7 +104,7 @@ export function writableQueues(route: TopicRoute): MessageQueue[] {
 /**
  * writableQueues of a route, computed once per route object and shared (frozen): the producer
  * resolves the queues for every send, and building and sorting the list each time showed in the
- * single-send profile (~2 % of the client's samples). The route cache replaces a route object when
+ * single-send profile. The route cache replaces a route object when
  * it fetches the route again and never changes one, so a route's list never goes stale, and the
  * entry goes with its route (a WeakMap).
  */

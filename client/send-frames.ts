@@ -1,7 +1,7 @@
 // Several queues' sends to one broker in one SendStream frame (docs/client.md "Producer",
 // docs/wire.md "Several queues in one frame"). Every send RPC of a producer is handed here, already
 // encoded. A sendBatch goes at once, alone: grouping the batches of a window made them travel in
-// lock-step, one big frame at a time, and halved batched produce at the same CPU per message
+// lock-step, one big frame at a time, and cut batched produce at the same CPU per message
 // (docs/performance.md, track send-multi). The coalesced RPCs of single sends to one broker
 // address that are handed in during one turn of the event loop leave together at its end
 // (setImmediate: after the answers of that turn, which free the coalescer's lanes, were handled):

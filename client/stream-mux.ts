@@ -1,5 +1,5 @@
 // Many Send or Pull requests over one long-lived bidi stream (SendStream / PullStream, docs/wire.md
-// "Streams") instead of one unary call each: a message each way on an open stream costs a sixth
+// "Streams") instead of one unary call each: a message each way on an open stream costs a fraction
 // of a unary call's CPU in grpc-js (docs/performance.md, stream track). One StreamMux per
 // (channel, method): it opens the stream on first use, numbers requests, matches answers by id in
 // any order, times requests out with one sweep timer, and fails with exactly the ConveyorError a

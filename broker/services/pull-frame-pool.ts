@@ -4,7 +4,7 @@
 // (server-interceptors.js sendMessage: serializeMessage, then the HTTP/2 write). A fresh buffer per
 // answer of ~1 MiB is external memory V8 counts toward its next full GC (a mark of the whole heap,
 // the dedup window included, on its helper threads) and first-touched pages the kernel has to
-// fault in; measured in docs/performance.md (consume track, second session). The stream handler
+// fault in (docs/performance.md, consume track). The stream handler
 // gives the buffer back once the write's callback has run (stream-handlers.ts), so the next
 // answer reuses it. A buffer never given back (a unary answer, a cancelled stream, an error) is
 // simply collected: the pool only lends what it can tell is free again.

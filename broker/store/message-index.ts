@@ -193,9 +193,9 @@ export class MessageIndex {
   }
 
   private async write(taken: DispatchBatch[]): Promise<void> {
-    // One array for db.batch(ops), not a chained batch: the broker's heap profile put a third of what
-    // dies in the old generation on the chained batches' close (abstract-level's resource bookkeeping);
-    // with the array the old generation grew 35 % slower (docs/performance.md "Broker RSS").
+    // One array for db.batch(ops), not a chained batch: a chained batch's close (abstract-level's
+    // resource bookkeeping) leaves much of what dies in the broker's old generation
+    // (docs/performance.md "Broker RSS").
     const ops: Array<{ type: 'put'; key: string; value: Uint8Array }> = [];
     const out = { put: (key: string, value: Uint8Array): void => void ops.push({ type: 'put', key, value }) };
     let progress = this.persistedPhysicalOffset;
