@@ -20,7 +20,8 @@ import { startBrokerReplication, type BrokerReplication } from './replication.js
 import { AdminService } from './services/admin.js';
 import { ConsumerService } from './services/consumers.js';
 import { isMaster, type BrokerIdentity, type ServiceContext } from './services/context.js';
-import { RequestGate, createBrokerHandlers } from './services/handlers.js';
+import { createBrokerHandlers } from './services/handlers.js';
+import { RequestGate } from './services/request-runner.js';
 import { OffsetService } from './services/offsets.js';
 import { PullService } from './services/pull.js';
 import { withEncodedPullResponses } from './services/pull-response.js';

@@ -5,7 +5,7 @@ import { ConveyorError, ErrorCode, assert } from '../common/errors.js';
 import { conveyor } from '../proto/index.js';
 
 /** Most groups with live members on one broker: bounds the table's memory. */
-export const CONSUMER_GROUPS_MAX = 10_000;
+const CONSUMER_GROUPS_MAX = 10_000;
 /** Most live members in one group: more consumers than any topic has queues is already useless. */
 export const CONSUMERS_PER_GROUP_MAX = 1_000;
 /** Most topics one member may declare: bounds the memory of one heartbeat. */
@@ -13,7 +13,7 @@ export const CONSUMER_TOPICS_MAX = 1_000;
 /** Longest client id (clients build it from host, pid and a random part). */
 export const CLIENT_ID_LENGTH_MAX = 255;
 
-export interface ConsumerMember {
+interface ConsumerMember {
   readonly clientId: string;
   readonly topics: readonly string[];
   readonly mode: conveyor.ConsumeMode;

@@ -20,13 +20,14 @@
 // themselves and a false positive only costs a lookup.
 import { assert } from '../common/errors.js';
 import { RecentIdFilter } from './recent-id-filter.js';
-import { generatorCounter, generatorInstance, IdRuns } from './id-runs.js';
+import { generatorCounter, generatorInstance } from '../common/message-id.js';
+import { IdRuns } from './id-runs.js';
 
 /**
  * Most ids kept in memory. About 200 bytes each, so ~40 MiB at the bound; at 1,600 messages/s a
  * 2-minute window fits. Past it the oldest are evicted into the eviction filter (recent-id-filter.ts).
  */
-export const DEDUP_WINDOW_ENTRIES_MAX = 200_000;
+const DEDUP_WINDOW_ENTRIES_MAX = 200_000;
 
 /** What a repeated send is answered with: the original result. */
 export interface StoredResult {
@@ -38,7 +39,7 @@ export interface StoredResult {
   readonly storeTimestampMs: number;
 }
 
-export interface DedupWindowOptions {
+interface DedupWindowOptions {
   windowMs: number;
   /** When this process started remembering: ids stored before it are only in the store index. */
   startedAtMs: number;
@@ -56,7 +57,7 @@ export interface DedupWindowOptions {
 /** FIFO slots consumed before the FIFO array is compacted (bounds the dead prefix kept alive). */
 const FIFO_COMPACT_AFTER = 4_096;
 /** Generator instances whose last lone id is kept (putSingle); past it the table starts afresh. */
-export const LAST_SINGLES_MAX = 10_000;
+const LAST_SINGLES_MAX = 10_000;
 /**
  * Largest step between a producer's lone ids that still joins them into one run (putSingle): with
  * several broker groups a producer's consecutive counters alternate between them. The counters

@@ -1,8 +1,8 @@
 // Runs of generator-format message ids, the per-batch half of send de-duplication. Pure.
 //
 // Ids our client generates are `12 hex time | 12 hex generator instance | 8 hex counter`
-// (client/message-id.ts), and a batch of one producer is mostly a run of consecutive counters of
-// one instance. A run (instance, first..last counter, store-time range, topic) stands for every id
+// (common/message-id.ts, which also parses them), and a batch of one producer is mostly a run of
+// consecutive counters of one instance. A run (instance, first..last counter, store-time range, topic) stands for every id
 // of that instance whose counter is in the range, whatever its time part: a query that falls in a
 // live run is only a *possible* duplicate, confirmed by the store's message-id index. So a false
 // positive (another time part, a counter in a gap merged over) costs a store lookup, never a fresh
@@ -15,60 +15,18 @@
 // its newest store time (`completeSinceMs`): the caller must then ask the store for every
 // generator-format id until that point leaves the window.
 import { assert } from '../common/errors.js';
+import { generatorCounter, generatorInstance, MESSAGE_ID_HEX_LENGTH, sameGeneratorInstance } from '../common/message-id.js';
 
-/** Characters of a generator-format id (client/message-id.ts). */
-export const GENERATOR_ID_LENGTH = 32;
 /**
  * Most runs kept (~100 bytes each, ~10 MiB). One producer at 100k msgs/s in batches of 128 makes
  * ~94k runs in a 2-minute window if none of them touch (two broker groups, so every other batch
  * goes elsewhere); touching runs merge into one.
  */
-export const ID_RUNS_MAX = 100_000;
+const ID_RUNS_MAX = 100_000;
 /** Runs kept after an overflow: evicting down to 3/4 of the bound makes eviction rare (amortised). */
 const ID_RUNS_AFTER_EVICTION = 0.75;
 /** How often (store time) expired runs are swept: once a second is ≤ ID_RUNS_MAX steps per second. */
 export const ID_RUNS_SWEEP_INTERVAL_MS = 1_000;
-
-/** 0–15 for a lowercase hex digit, -1 otherwise. */
-function hexValue(code: number): number {
-  if (code >= 48 && code <= 57) return code - 48;
-  if (code >= 97 && code <= 102) return code - 87;
-  return -1;
-}
-
-/** Where the instance part of a generator-format id starts (after 12 hex of time). */
-const INSTANCE_START = 12;
-/** Where the counter part starts (after 12 hex of instance). */
-const COUNTER_START = 24;
-
-/**
- * The generator instance (48 bits) of a generator-format id, or -1 for any other id. "Generator
- * format" here is 32 characters whose instance and counter parts are lowercase hex: the time part
- * is not looked at (runs ignore it; the store index decides), and every check in the broker uses
- * this one definition. No allocation.
- */
-export function generatorInstance(id: string): number {
-  if (id.length !== GENERATOR_ID_LENGTH) return -1;
-  let value = 0;
-  for (let i = INSTANCE_START; i < COUNTER_START; i++) {
-    const digit = hexValue(id.charCodeAt(i));
-    if (digit < 0) return -1;
-    value = value * 16 + digit;
-  }
-  return value;
-}
-
-/** The counter (32 bits) of a generator-format id, or -1 for any other id. No allocation. */
-export function generatorCounter(id: string): number {
-  if (id.length !== GENERATOR_ID_LENGTH) return -1;
-  let value = 0;
-  for (let i = COUNTER_START; i < GENERATOR_ID_LENGTH; i++) {
-    const digit = hexValue(id.charCodeAt(i));
-    if (digit < 0) return -1;
-    value = value * 16 + digit;
-  }
-  return value;
-}
 
 interface IdRun {
   first: number;
@@ -306,7 +264,7 @@ export function splitIdsIntoRuns(count: number, idAt: (index: number) => string,
   let previous = -1;
   for (let i = 0; i < count; i++) {
     const id = idAt(i);
-    const sameInstance = instance >= 0 && id.length === GENERATOR_ID_LENGTH && sameInstancePart(id, previousId);
+    const sameInstance = instance >= 0 && id.length === MESSAGE_ID_HEX_LENGTH && sameGeneratorInstance(id, previousId);
     const idInstance = sameInstance ? instance : generatorInstance(id);
     const counter = idInstance < 0 ? -1 : generatorCounter(id);
     if (sameInstance && counter >= 0 && counter === previous + 1) {
@@ -345,12 +303,6 @@ function closeStretch(split: MutableBatchRuns, instance: number, first: number, 
   } else {
     for (let k = start; k < end; k++) split.singles.push(k);
   }
-}
-
-/** Whether two ids of generator length have the same instance part (the second one already checked as hex). */
-function sameInstancePart(id: string, other: string): boolean {
-  for (let i = INSTANCE_START; i < COUNTER_START; i++) if (id.charCodeAt(i) !== other.charCodeAt(i)) return false;
-  return true;
 }
 
 /** Whether two runs of one batch share a counter of one generator (a possible repeat inside the batch). */

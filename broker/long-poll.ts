@@ -4,9 +4,9 @@
 import { ConveyorError, ErrorCode, assert } from '../common/errors.js';
 
 /** Most pulls held at once on one broker: each holds a gRPC call and a timer. */
-export const LONG_POLL_WAITERS_MAX = 10_000;
+const LONG_POLL_WAITERS_MAX = 10_000;
 /** Most pulls held on one queue: in clustering mode one member reads a queue, so a few suffice. */
-export const LONG_POLL_WAITERS_PER_QUEUE_MAX = 1_000;
+const LONG_POLL_WAITERS_PER_QUEUE_MAX = 1_000;
 
 export interface Waiter {
   readonly topic: string;
@@ -17,7 +17,7 @@ export interface Waiter {
   readonly wake: () => void;
 }
 
-export interface WaiterHandle {
+interface WaiterHandle {
   readonly key: string;
   readonly id: number;
 }

@@ -4,7 +4,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { assert } from '../common/errors.js';
 
-export interface StoreGauges {
+interface StoreGauges {
   minPhysicalOffset(): number;
   maxPhysicalOffset(): number;
   flushedPhysicalOffset(): number;
@@ -23,7 +23,7 @@ export interface ReplicationGauges {
 }
 
 /** Upper bounds (seconds) of conveyor_broker_request_duration_seconds. */
-export const REQUEST_SECONDS_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const REQUEST_SECONDS_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /**
  * Method labels the request metrics keep apart: the Broker service has ~20 methods; past this a
@@ -34,12 +34,12 @@ export const REQUEST_METHODS_MAX = 64;
 /**
  * What every request records (count by method and code, latency by method), at the cost of a map
  * lookup and an increment: prom-client's own `inc`/`startTimer` validate and hash their label
- * objects on every call (~1.6 µs per request, 2–3 % of a master's CPU in e2e at one message per
- * request). Counts are handed to prom-client when it collects (a scrape), as one `inc` per
+ * objects on every call, a visible share of a master's CPU when each request carries one message
+ * (docs/performance.md "Numbers that shaped the code"). Counts are handed to prom-client when it collects (a scrape), as one `inc` per
  * (method, code) with the count since the last collect; latencies go to per-method histogram
  * children (label hash resolved once). What a scrape reads is exactly what was recorded.
  */
-export class RequestMetrics {
+class RequestMetrics {
   private readonly codes = new Map<string, Map<string, number>>();
   private readonly timers = new Map<string, Histogram.Internal<'method'>>();
 

@@ -1,7 +1,7 @@
 // A compact, time-sliced Bloom filter of message ids: "was this id possibly added since T?".
 // Pure: callers pass the store timestamps. The dedup window puts the ids it evicts from memory
 // here, so a miss in memory goes to the store's index only when the filter says "maybe"
-// (docs/performance.md "Changes and their effect").
+// (docs/broker.md "De-duplication").
 //
 // Ids are added to the newest slice; a slice is closed once it holds FILTER_SLICE_IDS_MAX ids, and
 // dropped once its newest id is older than the caller's window. Past FILTER_SLICES_MAX slices the
@@ -15,21 +15,21 @@ import { assert } from '../common/errors.js';
  * absent ids. Large slices keep queries cheap: a query probes every live slice (a cache miss or
  * two each), so fewer, bigger slices cost less per message at high rates.
  */
-export const FILTER_SLICE_IDS_MAX = 1_048_576;
+const FILTER_SLICE_IDS_MAX = 1_048_576;
 /** Bits per id of slice capacity: 16 → 16 Mi bits = 2 MiB per slice. */
-export const FILTER_BITS_PER_ID = 16;
+const FILTER_BITS_PER_ID = 16;
 /** Bit probes per id (double hashing of one 64-bit FNV-1a pair). */
-export const FILTER_HASHES = 8;
+const FILTER_HASHES = 8;
 /**
  * Most slices kept: 16 × 2 MiB = 32 MiB, 16.8 M ids, i.e. a 120 s window stays complete up to
- * ~140,000 evicted ids/s (it was 64 × 256 KiB = 8.4 M ids, ~70,000/s: a producer at 84k msgs/s
- * would have overflowed it after ~100 s and sent every id to the store index). A query tests
+ * ~140,000 evicted ids/s, above what one broker takes, so a fast producer never overflows it and
+ * sends every id to the store index. A query tests
  * every live slice, so the false-positive rate adds up: ≤ 16 × 0.06 % ≈ 1 % with every slice
  * full; slices are allocated only as evictions need them (none below ~1,667 msgs/s).
  */
-export const FILTER_SLICES_MAX = 16;
+const FILTER_SLICES_MAX = 16;
 
-export interface RecentIdFilterOptions {
+interface RecentIdFilterOptions {
   /** Ids per slice, a power of two (default FILTER_SLICE_IDS_MAX; smaller only in tests). */
   sliceIdsMax?: number;
   /** Most slices (default FILTER_SLICES_MAX). */

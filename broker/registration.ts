@@ -11,13 +11,13 @@ import { NameserverList } from '../common/nameserver-list.js';
 import { NameServerService, type conveyor } from '../proto/index.js';
 
 /** Deadline of one RegisterBroker call: a nameserver slower than this counts as down for the round. */
-export const REGISTER_DEADLINE_MS = 3_000;
+const REGISTER_DEADLINE_MS = 3_000;
 /** Deadline of one UnregisterBroker call on shutdown: shutdown must not hang on a dead nameserver. */
-export const UNREGISTER_DEADLINE_MS = 2_000;
+const UNREGISTER_DEADLINE_MS = 2_000;
 /** Round interval until the first success: a starting broker becomes ready soon after a nameserver does. */
-export const REGISTER_RETRY_MS = 1_000;
+const REGISTER_RETRY_MS = 1_000;
 
-export interface RegistrationOptions {
+interface RegistrationOptions {
   /** host:port entries; a host may be a DNS name resolving to several nameservers. */
   nameservers: readonly string[];
   intervalMs: number;

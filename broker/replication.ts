@@ -33,7 +33,7 @@ export interface BrokerReplicationOptions {
 }
 
 /** The replication part of the broker's /readyz JSON (docs/replication.md "Lag"). */
-export interface ReplicationStatus {
+interface ReplicationStatus {
   replicationLagBytes: number;
   replicationLagMs: number;
   /** Slave: the code that ended its last stream while it is not replicating (e.g. HANDSHAKE_MISMATCH); else null. */

@@ -4,7 +4,7 @@
 import { ConveyorError, ErrorCode } from '../common/errors.js';
 
 /** Longest expression accepted: bounded parse work per pull. */
-export const TAG_EXPRESSION_LENGTH_MAX = 4096;
+const TAG_EXPRESSION_LENGTH_MAX = 4096;
 /** Most alternatives in one expression: the store checks each candidate tag against this set. */
 export const TAG_EXPRESSION_TAGS_MAX = 64;
 /** Longest single tag; the same bound as a message's tag at send time. */
@@ -16,7 +16,7 @@ export interface TagFilter {
   readonly tags: ReadonlySet<string> | undefined;
 }
 
-export const MATCH_ALL: TagFilter = { expression: '*', tags: undefined };
+const MATCH_ALL: TagFilter = { expression: '*', tags: undefined };
 
 function invalid(expression: string, why: string): ConveyorError {
   const shown = expression.length > 60 ? `${expression.slice(0, 60)}…` : expression;

@@ -11,18 +11,18 @@ import { PERM_READ_WRITE, validateTopicConfig, type TopicConfig } from './valida
  * Most topics on one broker: every registration heartbeat carries all of them (about 40 bytes
  * each, so ~400 KB at the bound), and the nameserver caps a broker at 65,536.
  */
-export const TOPICS_MAX = 10_000;
+const TOPICS_MAX = 10_000;
 
 export type { TopicConfig };
 
 /** The part of the store's metadata this module uses. */
-export interface TopicMetaStore {
+interface TopicMetaStore {
   putTopic(config: conveyor.ITopicConfig): Promise<void> | void;
   deleteTopic(topic: string): Promise<unknown> | unknown;
   listTopics(): Promise<conveyor.ITopicConfig[]> | conveyor.ITopicConfig[];
 }
 
-export interface TopicManagerOptions {
+interface TopicManagerOptions {
   meta: TopicMetaStore;
   autoCreateTopics: boolean;
   defaultQueueCount: number;

@@ -13,7 +13,7 @@ import { CLIENT_ID_LENGTH_MAX } from './consumer-groups.js';
 export const QUEUE_COUNT_MAX = 1024;
 /** Permission bits (common.proto): 4 readable, 2 writable. */
 export const PERM_READ = 4;
-export const PERM_WRITE = 2;
+const PERM_WRITE = 2;
 export const PERM_READ_WRITE = PERM_READ | PERM_WRITE;
 
 function invalidArgument(message: string, fields: Record<string, string | number> = {}): ConveyorError {
@@ -156,7 +156,7 @@ export function validateTopicConfig(config: conveyor.ITopicConfig | null | undef
 }
 
 /** Most retries a group may ask for before dead-lettering (RocketMQ's ceiling). */
-export const RETRY_MAX_TIMES_MAX = 32;
+const RETRY_MAX_TIMES_MAX = 32;
 
 export function validateGroupConfig(config: conveyor.IGroupConfig | null | undefined): conveyor.IGroupConfig {
   if (!config) throw invalidArgument('the group config is missing', { field: 'config' });

@@ -15,10 +15,10 @@ export const TOPIC_QUEUES_DEFAULT = 8;
 /** Same bound as the broker's (broker/validate.ts). */
 export const TOPIC_QUEUES_MAX = 1_024;
 /** createTopic waits this long for the nameservers to route the new topic. */
-export const CREATE_TOPIC_ROUTE_WAIT_MS_DEFAULT = 15_000;
+const CREATE_TOPIC_ROUTE_WAIT_MS_DEFAULT = 15_000;
 const ROUTE_POLL_INTERVAL_MS = 200;
 /** Messages one lookup returns at most. */
-export const QUERY_MESSAGES_MAX = 64;
+const QUERY_MESSAGES_MAX = 64;
 
 export interface CreateTopicOptions {
   /** Read and write queues per broker group (default 8). */

@@ -5,10 +5,9 @@
 // not (consumer failover steps around the latter: read-target.ts).
 //
 // Transport: Send and Pull go over one long-lived bidi stream per (channel, method) (SendStream /
-// PullStream, client/stream-mux.ts, docs/wire.md "Streams") unless the client asked for unary
-// calls; a message on an open stream costs a sixth of a unary call's CPU in grpc-js. A broker
-// that does not implement the streams (older) is remembered per channel and served by unary calls.
-// Every other method is a unary call.
+// PullStream, client/stream-mux.ts, docs/wire.md "Streams"): a message on an open stream costs a
+// fraction of a unary call's CPU in grpc-js. A broker that does not implement the streams (older)
+// is remembered per channel and served by unary Send / Pull calls. Every other method is a unary call.
 import * as grpc from '@grpc/grpc-js';
 import { ConveyorError, ErrorCode } from '../common/errors.js';
 import { CHANNEL_OPTIONS, fromServiceError, type ClientMethod } from '../common/grpc.js';
@@ -21,7 +20,7 @@ export const CONNECTION_IDLE_CLOSE_MS_DEFAULT = 120_000;
 /** How often idle channels are looked for. */
 const IDLE_SWEEP_INTERVAL_MS = 15_000;
 /** Channels open at once: far more than brokers in any cluster; a bug guard, not a tuning knob. */
-export const CONNECTIONS_MAX = 1_024;
+const CONNECTIONS_MAX = 1_024;
 
 interface Connection {
   readonly client: grpc.Client;
@@ -30,14 +29,6 @@ interface Connection {
   /** Open request streams on this channel, by stream method path. */
   readonly muxes: Map<string, StreamMux<unknown, unknown>>;
 }
-
-/**
- * How Send and Pull travel: `stream` (default) over SendStream / PullStream, `unary` one call
- * each (the transport before the streams; kept for comparison and for brokers without them).
- */
-export type ClientTransport = 'stream' | 'unary';
-
-export const CLIENT_TRANSPORTS: readonly ClientTransport[] = ['stream', 'unary'];
 
 /** The stream method that carries a unary method's requests, if there is one. */
 const streamMethods = new WeakMap<object, StreamMuxMethod<unknown, unknown>>();
@@ -53,14 +44,14 @@ function streamMethodFor<Req, Res>(method: ClientMethod<Req, Res>): StreamMuxMet
   return made;
 }
 
-export interface CallOptions {
+interface CallOptions {
   deadlineMs: number;
   /** Aborting cancels the call; it then rejects with a ConveyorError for which isCancelled() is true. */
   signal?: AbortSignal;
 }
 
 /** Hears the outcome of every call that was not cancelled by its caller. */
-export interface CallObserver {
+interface CallObserver {
   /** The call failed as unreachable (SERVICE_UNAVAILABLE, TIMEOUT, SHUTTING_DOWN). */
   unreachable(address: string): void;
   /** The address answered: a result, or an error with a meaning. */
@@ -68,7 +59,7 @@ export interface CallObserver {
 }
 
 /** Creates the channel for an address; tests may substitute it. */
-export type ChannelFactory = (address: string) => grpc.Client;
+type ChannelFactory = (address: string) => grpc.Client;
 
 /**
  * HTTP/2 flow-control window the client grants each broker connection (and each stream), instead
@@ -76,10 +67,10 @@ export type ChannelFactory = (address: string) => grpc.Client;
  * sixteenth of a 1 MiB answer, then waits for the client's WINDOW_UPDATE, for every answer of
  * every queue sharing the connection. Two answers of PULL_MAX_BYTES_DEFAULT (8 MiB) fit. It
  * bounds only bytes the client has not read yet; grpc-js reads at once, and what a consumer
- * holds is bounded by its pull sizes. Measured (docs/performance.md, consume path): one consumer
- * draining a backlog went from ~51k to ~71k msgs/s, with ~10 % less CPU per message on both sides.
+ * holds is bounded by its pull sizes. A consumer draining a backlog is bound by those round trips
+ * with the default window (docs/performance.md "Numbers that shaped the code").
  */
-export const CLIENT_FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024;
+const CLIENT_FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024;
 
 const CLIENT_CHANNEL_OPTIONS: grpc.ChannelOptions = { ...CHANNEL_OPTIONS, 'grpc-node.flow_control_window': CLIENT_FLOW_CONTROL_WINDOW_BYTES };
 
@@ -94,7 +85,6 @@ export class BrokerConnections {
     private readonly idleCloseMs: number = CONNECTION_IDLE_CLOSE_MS_DEFAULT,
     private readonly factory: ChannelFactory = defaultFactory,
     private readonly observer?: CallObserver,
-    private readonly transport: ClientTransport = 'stream',
   ) {
     this.sweeper = setInterval(() => this.closeIdle(Date.now()), Math.min(IDLE_SWEEP_INTERVAL_MS, idleCloseMs));
     this.sweeper.unref();
@@ -118,18 +108,18 @@ export class BrokerConnections {
     } catch (err) {
       return Promise.reject(err);
     }
-    const streamMethod = this.transport === 'stream' ? streamMethodFor(method) : undefined;
+    const streamMethod = streamMethodFor(method);
     if (streamMethod !== undefined) return this.viaStream(address, connection, method, streamMethod, request, options);
     return this.unary(address, connection, method, request, options);
   }
 
   /**
-   * A pull subscription on `address`'s PullStream (stream-mux.ts subscribe); undefined when this
-   * client uses unary calls or that broker answered an earlier one as a plain pull (pull instead).
+   * A pull subscription on `address`'s PullStream (stream-mux.ts subscribe); undefined when that
+   * broker has no PullStream or answered an earlier subscription as a plain pull (pull instead).
    * The channel counts as in use while it is open; the observer hears how it ended.
    */
   subscribe(address: string, request: conveyor.IPullRequest, credit: number, deadlineMs: number, listener: SubscriptionListener<conveyor.PullResponse>): MuxSubscription | undefined {
-    if (this.transport !== 'stream' || this.closed) return undefined;
+    if (this.closed) return undefined;
     const connection = this.connection(address);
     const streamMethod = streamMethodFor(BrokerService.pull);
     if (streamMethod === undefined) return undefined;
@@ -174,11 +164,9 @@ export class BrokerConnections {
   /**
    * A request on a stream method with no unary twin (the producer's SendStream frames that carry
    * several queues' sends: client/send-frames.ts), on a stream of its own on `address`'s channel;
-   * `fallback` serves requests once the broker turns out not to implement the stream. undefined
-   * when this client uses unary calls: the caller then uses call().
+   * `fallback` serves requests once the broker turns out not to implement the stream.
    */
-  streamCall<Req, Res>(address: string, streamMethod: StreamMuxMethod<Req, Res>, request: Req, options: CallOptions, fallback: (request: Req, options: CallOptions) => Promise<Res>): Promise<Res> | undefined {
-    if (this.transport !== 'stream') return undefined;
+  streamCall<Req, Res>(address: string, streamMethod: StreamMuxMethod<Req, Res>, request: Req, options: CallOptions, fallback: (request: Req, options: CallOptions) => Promise<Res>): Promise<Res> {
     if (this.closed) return Promise.reject(new ConveyorError(ErrorCode.SHUTTING_DOWN, 'the client is shut down', { target: address }));
     let connection: Connection;
     try {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { ConveyorError, ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/logging.js';
 import { silentLogger } from '../common/logging.js';
-import { BrokerConnections, CLIENT_TRANSPORTS, CONNECTION_IDLE_CLOSE_MS_DEFAULT, type ClientTransport } from './broker-connections.js';
+import { BrokerConnections, CONNECTION_IDLE_CLOSE_MS_DEFAULT } from './broker-connections.js';
 import { Discovery, grpcTransport, NAMESERVER_RESOLVE_INTERVAL_MS_DEFAULT, NAMESERVER_TIMEOUT_MS_DEFAULT, NAMESERVERS_DEFAULT } from './discovery.js';
 import { BrokerSuspicion } from './read-target.js';
 import { RouteCache, ROUTE_REFRESH_INTERVAL_MS_DEFAULT } from './route-cache.js';
@@ -25,19 +25,6 @@ export interface ClientOptions {
   nameserverResolveIntervalMs?: number;
   /** A broker channel idle this long is closed (default 120000 ms). */
   connectionIdleCloseMs?: number;
-  /**
-   * How sends and pulls travel: `stream` (one long-lived SendStream / PullStream per broker,
-   * the default) or `unary` (one gRPC call each). Default CONVEYOR_CLIENT_TRANSPORT, else `stream`.
-   */
-  transport?: ClientTransport;
-}
-
-/** The transport from the options, else CONVEYOR_CLIENT_TRANSPORT, else `stream`; anything else is INVALID_ARGUMENT. */
-export function resolveTransport(option: string | undefined, env: string | undefined): ClientTransport {
-  const value = option ?? (env === undefined || env === '' ? 'stream' : env);
-  const known = CLIENT_TRANSPORTS.find((t) => t === value);
-  if (known === undefined) throw new ConveyorError(ErrorCode.INVALID_ARGUMENT, `unknown client transport '${value}'; use one of ${CLIENT_TRANSPORTS.join(', ')}`, { transport: value });
-  return known;
 }
 
 export class ClientContext {
@@ -51,7 +38,6 @@ export class ClientContext {
   constructor(readonly options: ClientOptions, readonly log: Logger) {
     this.requestTimeoutMs = options.requestTimeoutMs ?? NAMESERVER_TIMEOUT_MS_DEFAULT;
     const suspicion = this.suspicion;
-    const transport = resolveTransport(options.transport, process.env.CONVEYOR_CLIENT_TRANSPORT);
     this.connections = new BrokerConnections(
       options.connectionIdleCloseMs ?? CONNECTION_IDLE_CLOSE_MS_DEFAULT,
       undefined,
@@ -59,7 +45,6 @@ export class ClientContext {
         unreachable: (address) => suspicion.recordUnreachable(address),
         answered: (address) => suspicion.recordAnswer(address),
       },
-      transport,
     );
     try {
       this.discovery = new Discovery(

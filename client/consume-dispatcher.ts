@@ -28,7 +28,7 @@ interface Task {
   failures: number;
 }
 
-export interface DispatcherOptions {
+interface DispatcherOptions {
   concurrency: number;
   /** Handles a task's messages; messages.length is 1 for a per-message handler. */
   handle: (messages: Message[]) => Promise<void>;

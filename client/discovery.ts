@@ -21,7 +21,7 @@ export const NAMESERVERS_DEFAULT = '127.0.0.1:9876';
 
 export type NameserverTransport = <Req, Res>(address: string, method: ClientMethod<Req, Res>, request: Req, deadlineMs: number) => Promise<Res>;
 
-export interface DiscoveryOptions {
+interface DiscoveryOptions {
   nameservers: string | readonly string[];
   requestTimeoutMs?: number;
   resolveIntervalMs?: number;

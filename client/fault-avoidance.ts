@@ -3,15 +3,15 @@
 // broker is isolated the selector still picks one (a slow broker beats no broker).
 
 /** A send slower than this marks the broker slow. */
-export const SLOW_THRESHOLD_MS_DEFAULT = 1_000;
+const SLOW_THRESHOLD_MS_DEFAULT = 1_000;
 /** How long a slow broker is skipped. */
-export const SLOW_ISOLATION_MS_DEFAULT = 5_000;
+const SLOW_ISOLATION_MS_DEFAULT = 5_000;
 /** How long a broker that failed a send is skipped: long enough to ride out a restart. */
-export const FAILURE_ISOLATION_MS_DEFAULT = 10_000;
+const FAILURE_ISOLATION_MS_DEFAULT = 10_000;
 /** Brokers remembered at once; expired entries are pruned first, so this is never reached in practice. */
-export const FAULT_ENTRIES_MAX = 4_096;
+const FAULT_ENTRIES_MAX = 4_096;
 
-export interface FaultAvoidanceOptions {
+interface FaultAvoidanceOptions {
   slowThresholdMs?: number;
   slowIsolationMs?: number;
   failureIsolationMs?: number;

@@ -20,4 +20,4 @@ export type { Message, OutgoingMessage } from './message.js';
 export type { MessageQueue } from './route.js';
 export type { PullResult, PullStatus } from './queue-reader.js';
 export type { StartPosition } from './queue-puller.js';
-export { createMessageId } from './message-id.js';
+export { createMessageId } from '../common/message-id.js';

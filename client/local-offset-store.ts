@@ -9,11 +9,11 @@ import { ConveyorError, ErrorCode } from '../common/errors.js';
 import type { OffsetPlace, OffsetStore } from './offset-store.js';
 import { queueKey, type MessageQueue } from './route.js';
 
-export const LOCAL_OFFSET_FORMAT_VERSION = 1;
+const LOCAL_OFFSET_FORMAT_VERSION = 1;
 /** Queues one file holds: a broadcasting member reads every queue of its topics, never this many. */
-export const LOCAL_OFFSET_ENTRIES_MAX = 100_000;
+const LOCAL_OFFSET_ENTRIES_MAX = 100_000;
 
-export function defaultOffsetDir(): string {
+function defaultOffsetDir(): string {
   return join(homedir(), '.conveyor', 'offsets');
 }
 

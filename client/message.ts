@@ -3,8 +3,7 @@
 import { mapRecords, measureBatch, measureRecord, type RecordMessage } from '../common/record.js';
 import { ConveyorError, ErrorCode } from '../common/errors.js';
 import { validateName } from '../common/names.js';
-import type { conveyor } from '../proto/index.js';
-import { createMessageId, MESSAGE_ID_HEX_LENGTH, MESSAGE_ID_UNASSIGNED, validateMessageId } from './message-id.js';
+import { createMessageId, MESSAGE_ID_HEX_LENGTH, MESSAGE_ID_UNASSIGNED, validateMessageId } from '../common/message-id.js';
 
 /** What a producer sends. A string body is sent as its UTF-8 bytes. */
 export interface OutgoingMessage {
@@ -56,7 +55,7 @@ export function prepareMessage(topic: string, message: OutgoingMessage, nowMs: n
 
 /**
  * prepareMessage for a send that is coalesced: a message without a user id gets
- * MESSAGE_ID_UNASSIGNED, and its generated id when its RPC is formed (message-id.ts
+ * MESSAGE_ID_UNASSIGNED, and its generated id when its RPC is formed (common/message-id.ts
  * assignMessageIds), so the ids of one RPC are consecutive. Every limit is checked here all the
  * same: a generated id has a fixed length (preparedRecordBytes counts it).
  */

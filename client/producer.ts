@@ -9,7 +9,7 @@ import type { conveyor } from '../proto/index.js';
 import { ClientContext, clientLogger, requireRunning, type ClientOptions, type LifecycleState } from './client-context.js';
 import { FaultAvoidance } from './fault-avoidance.js';
 import { prepareBatch, prepareMessage, prepareMessageDeferringId, preparedRecordBytes, type OutgoingMessage, type PreparedMessage } from './message.js';
-import { assignMessageIds, MESSAGE_ID_UNASSIGNED } from './message-id.js';
+import { assignMessageIds, MESSAGE_ID_UNASSIGNED } from '../common/message-id.js';
 import { QueueSelector, shardQueue } from './queue-selector.js';
 import { SendCoalescer } from './send-coalescer.js';
 import { encodeSendRequest } from './send-request-encoder.js';
@@ -18,13 +18,13 @@ import { codeOf, isRetryableSendError, refreshesRoute } from './retry-policy.js'
 import { MASTER_BROKER_ID, masterAddress, writableQueuesOf, type MessageQueue, type TopicRoute } from './route.js';
 
 /** Deadline of one send attempt. */
-export const SEND_TIMEOUT_MS_DEFAULT = 3_000;
+const SEND_TIMEOUT_MS_DEFAULT = 3_000;
 /** Retries on another broker group after the first attempt (RocketMQ's default). */
-export const SEND_RETRIES_DEFAULT = 2;
+const SEND_RETRIES_DEFAULT = 2;
 /** Upper bound on retries a caller may configure: each retry is a full send deadline. */
-export const SEND_RETRIES_MAX = 16;
+const SEND_RETRIES_MAX = 16;
 /** Oneway sends not yet answered; past this sendOneway throws instead of buffering without bound. */
-export const ONEWAY_IN_FLIGHT_MAX = 4_096;
+const ONEWAY_IN_FLIGHT_MAX = 4_096;
 /** Topics with a round-robin position kept; older ones are forgotten (they restart at a random queue). */
 const SELECTORS_MAX = 10_000;
 /** The queue sends to a not-yet-routed topic go to (auto-created topics always have queue 0). */
@@ -34,7 +34,7 @@ const AUTO_CREATE_ROUTE_TTL_MS = 1_000;
 /** Stand-in routes kept at once. */
 const AUTO_CREATE_ROUTES_MAX = 1_000;
 /** Producer group used when none is given. */
-export const PRODUCER_GROUP_DEFAULT = 'DEFAULT_PRODUCER';
+const PRODUCER_GROUP_DEFAULT = 'DEFAULT_PRODUCER';
 
 /**
  * OK: stored (and flushed/replicated as configured). SLAVE_TIMEOUT / SLAVE_NOT_AVAILABLE: stored
@@ -322,7 +322,7 @@ export class Producer {
 /**
  * The coalescer lane of a queue (its master's address, topic and queue id), kept per queue object:
  * the queues of writableQueuesOf are shared per route, and building the key string for every send
- * cost ~0.25 µs. Checked against the route, so a queue object passed with another route gets the
+ * showed in the single-send profile. Checked against the route, so a queue object passed with another route gets the
  * lane of that route. `key` undefined: the route names no master for the queue's broker group.
  */
 const lanesByQueue = new WeakMap<MessageQueue, { route: TopicRoute; key: string | undefined }>();

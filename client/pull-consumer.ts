@@ -15,7 +15,7 @@ import { compareQueues, queueKey, readableQueues, type MessageQueue } from './ro
 import { parseTagExpression } from './tag-expression.js';
 
 /** Queues one pull consumer may have assigned. */
-export const ASSIGNED_QUEUES_MAX = 10_000;
+const ASSIGNED_QUEUES_MAX = 10_000;
 
 export interface PullConsumerOptions extends ClientOptions {
   group: string;

@@ -19,26 +19,25 @@ import { codeOf } from './retry-policy.js';
 import { allAddresses, compareQueues, queueKey, readableQueues, type MessageQueue, type TopicRoute } from './route.js';
 import { parseTagExpression, type TagFilter } from './tag-expression.js';
 
-export const CONSUME_CONCURRENCY_DEFAULT = 20;
-export const CONSUME_CONCURRENCY_MAX = 1_000;
-export const MAX_CACHED_MESSAGES_PER_QUEUE_DEFAULT = 1_000;
+const CONSUME_CONCURRENCY_DEFAULT = 20;
+const CONSUME_CONCURRENCY_MAX = 1_000;
+const MAX_CACHED_MESSAGES_PER_QUEUE_DEFAULT = 1_000;
 /**
  * Messages asked for per pull. Each pull and answer has a fixed cost on both sides, so backlogs
- * drain far cheaper in larger pulls (measured, docs/performance.md "Consume path CPU": 32 per pull
- * cost the client ~17 and the master ~13 µs per message, 1,024 about 5.7 and 3.6); a queue at its
- * head still gets what is there at once. 256 keeps most of that gain while a pull stays a
+ * drain far cheaper in larger pulls (docs/performance.md "Numbers that shaped the code"); a queue
+ * at its head still gets what is there at once. 256 keeps most of that gain while a pull stays a
  * quarter of the default cache (RocketMQ's default is 32, Kafka fetches ~1 MiB per partition).
  */
-export const PULL_BATCH_SIZE_DEFAULT = 256;
-export const CONSUME_BATCH_SIZE_DEFAULT = 32;
-export const REBALANCE_INTERVAL_MS_DEFAULT = 2_000;
+const PULL_BATCH_SIZE_DEFAULT = 256;
+const CONSUME_BATCH_SIZE_DEFAULT = 32;
+const REBALANCE_INTERVAL_MS_DEFAULT = 2_000;
 /** A third of the broker's default member expiry (30 s), so one lost heartbeat is not a departure. */
-export const HEARTBEAT_INTERVAL_MS_DEFAULT = 5_000;
-export const COMMIT_INTERVAL_MS_DEFAULT = 5_000;
+const HEARTBEAT_INTERVAL_MS_DEFAULT = 5_000;
+const COMMIT_INTERVAL_MS_DEFAULT = 5_000;
 /** Longest shutdown waits for running handlers before committing what is done. */
-export const SHUTDOWN_TIMEOUT_MS_DEFAULT = 30_000;
+const SHUTDOWN_TIMEOUT_MS_DEFAULT = 30_000;
 /** Topics one consumer subscribes to: each is heartbeated and rebalanced on every interval. */
-export const SUBSCRIBED_TOPICS_MAX = 100;
+const SUBSCRIBED_TOPICS_MAX = 100;
 
 export type ConsumeMode = 'clustering' | 'broadcasting';
 
@@ -66,12 +65,6 @@ export interface PushConsumerOptions extends ClientOptions {
   pullMaxBytes?: number;
   /** Long-poll hold asked of the broker (default 15000 ms). */
   longPollMs?: number;
-  /**
-   * Read each queue through a pull subscription where the broker takes one (default true): the
-   * broker pushes records as they land, no request per answer (docs/client.md). False: one
-   * long-poll pull per answer, as before.
-   */
-  pullSubscriptions?: boolean;
   rebalanceIntervalMs?: number;
   heartbeatIntervalMs?: number;
   commitIntervalMs?: number;
@@ -333,7 +326,6 @@ export class PushConsumer {
       longPollMs: this.options.longPollMs ?? PULL_LONG_POLL_MS_DEFAULT,
       maxCachedMessagesPerQueue: this.options.maxCachedMessagesPerQueue ?? MAX_CACHED_MESSAGES_PER_QUEUE_DEFAULT,
       onSlaveMessages: (count) => (this.pulledFromSlaves += count),
-      subscribe: this.options.pullSubscriptions ?? true,
       onRead: (kind) => this.reads[kind]++,
       log: this.log,
     });

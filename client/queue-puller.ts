@@ -1,6 +1,7 @@
-// The pull loop of one assigned queue in a push consumer: find the start offset, then long-poll
-// pull, one request outstanding at a time, pausing while the queue's cache is full; hand messages
-// to the dispatcher; on errors back off (growing, bounded) and go on. Stopped by abort (rebalance
+// The read loop of one assigned queue in a push consumer: find the start offset, then read through
+// a pull subscription (queue-subscription.ts), or, from a broker that takes none, long-poll pull
+// one request outstanding at a time, pausing while the queue's cache is full; hand messages to
+// the dispatcher; on errors back off (growing, bounded) and go on. Stopped by abort (rebalance
 // moved the queue away, or shutdown).
 import { ConveyorError, ErrorCode, errorCodeName } from '../common/errors.js';
 import type { Logger } from '../common/logging.js';
@@ -33,16 +34,16 @@ export function inOrderFrom(messages: Message[], offset: number): Message[] {
 export type StartPosition = 'first' | 'last' | { timestamp: number };
 
 /** Back-off after a failed pull: doubles from the first value up to the last. */
-export const PULL_BACKOFF_FIRST_MS = 100;
-export const PULL_BACKOFF_MAX_MS = 3_000;
+const PULL_BACKOFF_FIRST_MS = 100;
+const PULL_BACKOFF_MAX_MS = 3_000;
 /**
- * After a broker could not take a subscription (it predates them, or the client uses unary
- * calls), the queue is pulled for this long before a subscription is tried again: a broker
- * upgraded meanwhile is subscribed within a minute, and an old one costs one route lookup a minute.
+ * After a broker could not take a subscription (it predates them), the queue is pulled for this
+ * long before a subscription is tried again: a broker upgraded meanwhile is subscribed within a
+ * minute, and an old one costs one route lookup a minute.
  */
-export const SUBSCRIBE_RETRY_MS = 60_000;
+const SUBSCRIBE_RETRY_MS = 60_000;
 
-export interface PullerSettings {
+interface PullerSettings {
   context: ClientContext;
   group: string;
   offsets: OffsetStore;
@@ -55,8 +56,6 @@ export interface PullerSettings {
   maxCachedMessagesPerQueue: number;
   /** Called with the messages of every pull a slave answered (consumer statistics). */
   onSlaveMessages?: (count: number) => void;
-  /** Read through a pull subscription where the broker takes one (default), else one pull per answer. */
-  subscribe?: boolean;
   /** Counts request frames and answers (consumer statistics): a pull, a subscription opened, a top-up, an answer pushed by a subscription. */
   onRead?: (kind: ReadKind) => void;
   log: Logger;
@@ -107,7 +106,7 @@ export class QueuePuller {
       if (this.stopped) break;
       const offset = processQueue.tracker.nextOffset;
       try {
-        if (settings.subscribe !== false && Date.now() >= this.pullUntilMs) {
+        if (Date.now() >= this.pullUntilMs) {
           const end = await this.subscribed(processQueue);
           this.backoffMs = 0;
           if (end !== 'pull') continue;

@@ -35,7 +35,7 @@ export interface PullResult {
   readonly brokerId: number;
 }
 
-export interface PullRequestOptions {
+interface PullRequestOptions {
   group: string;
   maxCount: number;
   maxBytes?: number;
@@ -52,7 +52,7 @@ export interface PullRequestOptions {
  */
 export const PULL_WATCH_INTERVAL_MS = 500;
 
-export interface GroupCallOptions {
+interface GroupCallOptions {
   deadlineMs: number;
   signal?: AbortSignal;
   /**
@@ -63,7 +63,7 @@ export interface GroupCallOptions {
 }
 
 /** A group call's answer and who gave it. */
-export interface GroupAnswer<Res> {
+interface GroupAnswer<Res> {
   readonly value: Res;
   readonly address: string;
   readonly brokerId: number;
@@ -75,7 +75,7 @@ export interface GroupAnswer<Res> {
  * error. An error with a meaning is thrown at once, with `brokerId` and `address` added to its
  * fields (an OFFSET_OUT_OF_RANGE from a slave means something else than from the master).
  */
-export async function callBrokerGroupAt<Req, Res>(
+async function callBrokerGroupAt<Req, Res>(
   context: ClientContext,
   queue: MessageQueue,
   method: ClientMethod<Req, Res>,
@@ -113,7 +113,7 @@ export async function callBrokerGroupAt<Req, Res>(
 }
 
 /** callBrokerGroupAt without who answered. */
-export async function callBrokerGroup<Req, Res>(
+async function callBrokerGroup<Req, Res>(
   context: ClientContext,
   queue: MessageQueue,
   method: ClientMethod<Req, Res>,
@@ -128,7 +128,6 @@ export async function callBrokerGroup<Req, Res>(
  * a slave — when the group's master is listed again and not suspected (consumption moves back).
  */
 function watchBroker(context: ClientContext, queue: MessageQueue, target: BrokerCandidate, parent: AbortSignal | undefined): { signal: AbortSignal; abandoned: () => boolean; stop: () => void } {
-  const { address } = target;
   const controller = new AbortController();
   let gaveUp = false;
   const onParentAbort = (): void => controller.abort();

@@ -17,9 +17,9 @@ import { brokerOrder } from './read-target.js';
 import type { MessageQueue } from './route.js';
 
 /** How a subscription ended without an error: `pull` — this broker cannot take one (pull instead); `again` — subscribe anew (moved, or the answer ended it); `stopped`. */
-export type SubscriptionEnd = 'pull' | 'again' | 'stopped';
+type SubscriptionEnd = 'pull' | 'again' | 'stopped';
 
-export interface SubscriptionSettings {
+interface SubscriptionSettings {
   group: string;
   pullBatchSize: number;
   pullMaxBytes: number;

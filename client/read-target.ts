@@ -10,9 +10,9 @@ import { MASTER_BROKER_ID, type TopicRoute } from './route.js';
  * after the group's other brokers. Long enough that a frozen master does not cost every pull a
  * full deadline; short enough that a restarted master is read from again within seconds.
  */
-export const READ_SUSPECT_MS_DEFAULT = 5_000;
+const READ_SUSPECT_MS_DEFAULT = 5_000;
 /** Suspected addresses remembered at once; expired ones are pruned first. A bug guard. */
-export const SUSPECT_ADDRESSES_MAX = 4_096;
+const SUSPECT_ADDRESSES_MAX = 4_096;
 
 /** One broker of a group, in the order it should be tried. */
 export interface BrokerCandidate {
@@ -112,7 +112,7 @@ export function reconcileOffsets(answers: readonly (number | undefined)[]): numb
   return best;
 }
 
-export type OutOfRangeAction = { readonly kind: 'seek'; readonly offset: number } | { readonly kind: 'wait' };
+type OutOfRangeAction = { readonly kind: 'seek'; readonly offset: number } | { readonly kind: 'wait' };
 
 /**
  * What a consumer does when a pull at `offset` was refused as outside [min, max]:

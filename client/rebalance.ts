@@ -24,7 +24,7 @@ export function allocateAveragely(queues: readonly MessageQueue[], members: read
 }
 
 /** What changes when a member moves from `current` to `next`: queues to start and to stop. */
-export interface AssignmentChange {
+interface AssignmentChange {
   readonly added: MessageQueue[];
   readonly removed: MessageQueue[];
 }

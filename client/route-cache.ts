@@ -12,7 +12,7 @@ import { routeFromWire, type TopicRoute } from './route.js';
 /** How often every cached route is fetched again. */
 export const ROUTE_REFRESH_INTERVAL_MS_DEFAULT = 30_000;
 /** After an error, a route is fetched again at most this often (no storm of lookups). */
-export const ROUTE_ERROR_REFRESH_MIN_MS = 500;
+const ROUTE_ERROR_REFRESH_MIN_MS = 500;
 /** Topics cached at once; the least recently used is forgotten beyond it. */
 export const ROUTE_CACHE_TOPICS_MAX = 10_000;
 
@@ -21,7 +21,7 @@ interface Entry {
   fetchedAtMs: number;
 }
 
-export interface RouteCacheOptions {
+interface RouteCacheOptions {
   refreshIntervalMs?: number;
   log?: Logger;
   now?: () => number;

@@ -10,8 +10,8 @@ export interface MessageQueue {
 }
 
 /** Permission bits, as RocketMQ and common.proto: 4 readable, 2 writable. */
-export const PERM_READ = 4;
-export const PERM_WRITE = 2;
+const PERM_READ = 4;
+const PERM_WRITE = 2;
 export const PERM_READ_WRITE = PERM_READ | PERM_WRITE;
 
 /** The master's broker id inside a broker group. */
@@ -67,10 +67,6 @@ export function queueKey(queue: MessageQueue): string {
   return `${queue.topic}@${queue.brokerName}#${queue.queueId}`;
 }
 
-export function sameQueue(a: MessageQueue, b: MessageQueue): boolean {
-  return a.topic === b.topic && a.brokerName === b.brokerName && a.queueId === b.queueId;
-}
-
 /** The master address of a broker group, if the route has a live master for it. */
 export function masterAddress(route: TopicRoute, brokerName: string): string | undefined {
   const broker = route.brokers.find((b) => b.brokerName === brokerName);
@@ -108,7 +104,7 @@ export function writableQueues(route: TopicRoute): MessageQueue[] {
 /**
  * writableQueues of a route, computed once per route object and shared (frozen): the producer
  * resolves the queues for every send, and building and sorting the list each time showed in the
- * single-send profile (~2 % of the client's samples). The route cache replaces a route object when
+ * single-send profile. The route cache replaces a route object when
  * it fetches the route again and never changes one, so a route's list never goes stale, and the
  * entry goes with its route (a WeakMap).
  */

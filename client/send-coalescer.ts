@@ -15,7 +15,7 @@ export const COALESCE_RPCS_IN_FLIGHT_DEFAULT = 1;
 /** Most RPCs in flight per lane that may be asked for (Kafka bounds its per-connection requests at 5). */
 export const COALESCE_RPCS_IN_FLIGHT_MAX = 16;
 /** Most record bytes coalesced into one RPC: 4 MiB, well under BATCH_BYTES_MAX and gRPC's message limits. */
-export const COALESCE_BYTES_MAX = Math.min(4 * 1024 * 1024, BATCH_BYTES_MAX);
+const COALESCE_BYTES_MAX = Math.min(4 * 1024 * 1024, BATCH_BYTES_MAX);
 
 interface Waiting<M, R> {
   message: M;

@@ -1,7 +1,7 @@
 // Several queues' sends to one broker in one SendStream frame (docs/client.md "Producer",
 // docs/wire.md "Several queues in one frame"). Every send RPC of a producer is handed here, already
 // encoded. A sendBatch goes at once, alone: grouping the batches of a window made them travel in
-// lock-step, one big frame at a time, and halved batched produce at the same CPU per message
+// lock-step, one big frame at a time, and cut batched produce at the same CPU per message
 // (docs/performance.md, track send-multi). The coalesced RPCs of single sends to one broker
 // address that are handed in during one turn of the event loop leave together at its end
 // (setImmediate: after the answers of that turn, which free the coalescer's lanes, were handled):
@@ -52,7 +52,7 @@ export function groupIntoFrames(sizes: readonly number[], requestsMax: number = 
 }
 
 /** BrokerService.send with a request the producer encoded already (encodeSendRequest): the same bytes on the wire. */
-export const SEND_ENCODED_METHOD: ClientMethod<Uint8Array, conveyor.SendResponse> = {
+const SEND_ENCODED_METHOD: ClientMethod<Uint8Array, conveyor.SendResponse> = {
   path: BrokerService.send.path,
   requestSerialize: (request) => (Buffer.isBuffer(request) ? request : Buffer.from(request.buffer, request.byteOffset, request.byteLength)),
   responseDeserialize: BrokerService.send.responseDeserialize,
@@ -86,7 +86,7 @@ interface Waiting {
   reject: (err: unknown) => void;
 }
 
-export interface SendFrameStats {
+interface SendFrameStats {
   /** Send RPCs handed in (one per queue's batch). */
   requests: number;
   /** Frames (or unary calls) they went out in. */
@@ -162,12 +162,6 @@ export class SendFrames {
     for (const w of frame) deadlineMs = Math.min(deadlineMs, w.deadlineMs);
     const requests = frame.map((w) => w.request);
     const sent = this.connections.streamCall(address, SEND_MULTI_STREAM_METHOD, requests, { deadlineMs }, () => Promise.reject(notServed(address)));
-    if (sent === undefined) {
-      // This client sends unary calls: one call per send.
-      this.remember(address, 'single');
-      for (const w of frame) this.single(address, w);
-      return;
-    }
     this.counters.requests += frame.length;
     this.counters.frames++;
     sent.then(

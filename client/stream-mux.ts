@@ -1,5 +1,5 @@
 // Many Send or Pull requests over one long-lived bidi stream (SendStream / PullStream, docs/wire.md
-// "Streams") instead of one unary call each: a message each way on an open stream costs a sixth
+// "Streams") instead of one unary call each: a message each way on an open stream costs a fraction
 // of a unary call's CPU in grpc-js (docs/performance.md, stream track). One StreamMux per
 // (channel, method): it opens the stream on first use, numbers requests, matches answers by id in
 // any order, times requests out with one sweep timer, and fails with exactly the ConveyorError a
@@ -17,7 +17,7 @@ import { BrokerService, conveyor } from '../proto/index.js';
 import { PendingRequests, STREAM_PENDING_REQUESTS_MAX, type PendingRequest } from './pending-requests.js';
 
 /** How often pending requests are checked against their deadlines: a request times out at most this late. */
-export const STREAM_DEADLINE_SWEEP_MS = 50;
+const STREAM_DEADLINE_SWEEP_MS = 50;
 /** `timeout_ms` is a uint32 on the wire. */
 const FRAME_TIMEOUT_MS_MAX = 0xffff_ffff;
 
@@ -60,7 +60,7 @@ export const PULL_STREAM_METHOD: StreamMuxMethod<conveyor.IPullRequest, conveyor
   cancels: true,
 };
 
-export interface StreamRequestOptions {
+interface StreamRequestOptions {
   deadlineMs: number;
   /** Aborting drops the request (and, on PullStream, tells the broker); it rejects with the error BrokerConnections gives a cancelled call. */
   signal?: AbortSignal;
@@ -88,7 +88,7 @@ export interface MuxSubscription {
 /** PullStreamRequest field 5 (`subscribe_credit`), varint. */
 const SUBSCRIBE_CREDIT_TAG = (5 << 3) | 0;
 
-export interface StreamMuxOptions<Req, Res> {
+interface StreamMuxOptions<Req, Res> {
   /** The broker address, carried in errors as `target` (as callUnary does). */
   target?: string;
   pendingMax?: number;

@@ -4,7 +4,7 @@
 import { ConveyorError, ErrorCode } from '../common/errors.js';
 
 /** Tags in one expression: an expression is a short list, not a query language. */
-export const TAG_EXPRESSION_TAGS_MAX = 64;
+const TAG_EXPRESSION_TAGS_MAX = 64;
 
 export interface TagFilter {
   readonly expression: string;

@@ -1,6 +1,6 @@
 import { ConveyorError, ErrorCode } from './errors.js';
 
-export interface HostPort {
+interface HostPort {
   host: string;
   port: number;
 }

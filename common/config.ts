@@ -7,7 +7,7 @@ import YAML from 'yaml';
 import { ConveyorError, ErrorCode } from './errors.js';
 
 /** `flag` overrides the flag spelling derived from the setting name (e.g. brokerName ↔ --name). */
-export type SettingSpec =
+type SettingSpec =
   | { kind: 'string'; default?: string; description: string; flag?: string; pattern?: RegExp; patternHint?: string; secret?: boolean }
   | { kind: 'int'; default?: number; description: string; flag?: string; min?: number; max?: number }
   | { kind: 'bool'; default?: boolean; description: string; flag?: string }
@@ -30,7 +30,7 @@ type ValueOf<S extends SettingSpec> = S extends { kind: 'string' }
 
 export type ConfigOf<S extends Schema> = { [K in keyof S]: ValueOf<S[K]> };
 
-export interface ConfigSources {
+interface ConfigSources {
   /** Values from command-line flags, keyed by setting name; undefined = not given. */
   flags?: Record<string, unknown>;
   /** Usually process.env; keys CONVEYOR_<UPPER_SNAKE of the setting name>. */

@@ -2,10 +2,9 @@
 // `grpc-node.flow_control_window` on channels only; a server keeps Node's default of 64 KiB per
 // stream and per connection (grpc/grpc-node PR #3058 adds the server side; open as of this
 // writing). With 64 KiB a client sending a 140 KB batch of 128 messages sends a sixteenth of a
-// MiB, then waits for the broker's WINDOW_UPDATE, again and again: measured on a 1-master
-// 1-slave cluster, `bench produce --batch 128 --in-flight 16` went from 29,888 to 45,552 msgs/s
-// and from 43.9 to 32.5 CPU µs per message (master + slave + client) with the window raised to
-// 16 MiB (docs/performance.md, send path). This module does what that PR does, from outside:
+// MiB, then waits for the broker's WINDOW_UPDATE, again and again: batched produce is bound by
+// those round trips, and costs more CPU per message on every side (docs/performance.md "Numbers
+// that shaped the code"). This module does what that PR does, from outside:
 // the per-stream window goes into the SETTINGS the server advertises (set before binding) and
 // each new session's connection window is raised. It reaches into two grpc-js internals
 // (`commonServerOptions`, `http2Servers`); a unit test fails if a grpc-js upgrade moves them.

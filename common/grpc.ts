@@ -5,10 +5,10 @@ import { conveyor } from '../proto/index.js';
 import { ConveyorError, ErrorCode, errorCodeName, unreachable } from './errors.js';
 import { raiseConnectionWindow, raiseStreamWindow } from './grpc-server-window.js';
 
-export const ERROR_METADATA_KEY = 'conveyor-error-bin';
+const ERROR_METADATA_KEY = 'conveyor-error-bin';
 
 /** gRPC message-size limit both ways: a 4 MiB body plus headers in a batch of up to 32 MiB. */
-export const GRPC_MESSAGE_BYTES_MAX = 64 * 1024 * 1024;
+const GRPC_MESSAGE_BYTES_MAX = 64 * 1024 * 1024;
 
 export function grpcStatusFor(code: ErrorCode): grpc.status {
   switch (code) {

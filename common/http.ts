@@ -7,7 +7,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ConveyorError, ErrorCode } from './errors.js';
 import type { Logger } from './logging.js';
 
-export interface OpsServerOptions {
+interface OpsServerOptions {
   host: string;
   port: number;
   registry: Registry;
@@ -32,8 +32,8 @@ const GC_METRIC = 'gc';
  * A registry with Node's default process metrics (prom-client's) and a `process` label for this
  * process. `gcMetrics: false` leaves out `nodejs_gc_duration_seconds`: its 'gc' PerformanceObserver
  * makes Node build an entry (with two util.deprecate getters) for every GC, and on a broker those
- * objects were a third of what piled up in the old generation between full GCs (docs/performance.md
- * "Broker RSS"). All are registered one by one from prom-client's modules, which prom-client 15
+ * objects are a large share of what piles up in the old generation between full GCs
+ * (docs/performance.md "Numbers that shaped the code"). All are registered one by one from prom-client's modules, which prom-client 15
  * names in `collectDefaultMetrics.metricsList` (lib/metrics/<name>.js).
  */
 export function createMetricsRegistry(processName: string, options: { gcMetrics: boolean }): Registry {

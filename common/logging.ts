@@ -2,7 +2,7 @@ import pino from 'pino';
 
 export type Logger = pino.Logger;
 
-export interface LoggerOptions {
+interface LoggerOptions {
   /** Process name, e.g. `nameserver` or `broker-a-0`. */
   name: string;
   level?: string;

@@ -4,7 +4,7 @@ import { ConveyorError, ErrorCode } from './errors.js';
 export const NAME_PATTERN = /^[A-Za-z0-9_%-]{1,127}$/;
 export const NAME_LENGTH_MAX = 127;
 
-export type NameKind = 'topic' | 'consumer group' | 'producer group' | 'cluster' | 'broker';
+type NameKind = 'topic' | 'consumer group' | 'producer group' | 'cluster' | 'broker';
 
 /**
  * The prefix of system topics: names the broker reserves for the messages it writes itself

@@ -15,7 +15,7 @@ export const NAMESERVER_ADDRESSES_MAX = 64;
 
 export type HostLookup = (host: string) => Promise<string[]>;
 
-export interface NameserverListOptions {
+interface NameserverListOptions {
   nameservers: string | readonly string[];
   resolveIntervalMs?: number;
   /** DNS resolution (default: dns.promises.lookup with all: true). */

@@ -6,15 +6,14 @@
 //
 // --max-semi-space-size=8 (MiB; Node 20's default is 16): V8 starts a new incremental marking
 // cycle as soon as the old generation's headroom (allocation limit − size) is below the young
-// generation's capacity. With a broker's live heap of ~30–45 MB the headroom after each full GC
-// is ~22–25 MB, below the default's capacity, so V8 marked without pause — a full GC every
-// ~0.5 s with 3–16 ms pauses, each a stall of every message then in flight (e2e p99 5.6 → 2.5 ms
-// after warm-up, full GCs in 45 s 22 → 4, scavenges 220 → 420, CPU per message equal;
-// docs/performance.md "The e2e tail: JIT warm-up and the master's full GCs").
+// generation's capacity. A broker's live heap is a few tens of MB, so with the default the
+// headroom after each full GC stays below that capacity and V8 marks without pause: full GCs
+// back to back, each pause a stall of every message then in flight. A smaller young generation
+// keeps the headroom above it, for the same CPU per message.
 //
-// --no-memory-reducer: ~100 s into a steady load V8's memory reducer shrank the master's heap
-// (31.6 → 18.4 MB), after which the same rule held at the smaller heap — a full GC every ~650 ms
-// for as long as the load lasted (e2e p99 per 15 s 2 → 6.5–8.8 ms; a 5-minute run's p99 7.6 ms).
-// Without it: two full GCs in 150 s, p99 per 15 s 2.6–4.7 ms, CPU per message not higher. A
-// broker's heap is a few tens of MB; giving memory back to the OS under load is not worth that.
+// --no-memory-reducer: some time into a steady load V8's memory reducer shrinks the heap, after
+// which the same rule holds at the smaller heap, with full GCs close together for as long as the
+// load lasts. A broker's heap is a few tens of MB; giving memory back to the OS under load is not
+// worth the tail latency. Numbers: docs/performance.md "Numbers that shaped the code" and "The e2e
+// tail: JIT warm-up and the master's full GCs".
 export const BROKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--no-memory-reducer'];

@@ -31,12 +31,12 @@ import {
 } from './limits.js';
 
 export const RECORD_FORMAT_VERSION = 1;
-export const RECORD_MAGIC = 0xc1;
-export const PADDING_MAGIC = 0xe0;
+const RECORD_MAGIC = 0xc1;
+const PADDING_MAGIC = 0xe0;
 /** Header of a padding record; also the least a segment keeps free after any record. */
 export const PADDING_HEADER_BYTES = 17;
-export const RECORD_HEADER_BYTES = 49;
-export const RECORD_CRC_START = 8;
+const RECORD_HEADER_BYTES = 49;
+const RECORD_CRC_START = 8;
 
 const POSITION_FLAGS = 9;
 const POSITION_QUEUE_ID = 13;
@@ -67,7 +67,7 @@ export interface RecordPlacement {
 }
 
 /** A decoded record; `body` is a view into the decoded buffer, not a copy. */
-export interface DecodedRecord extends RecordMessage, RecordPlacement {
+interface DecodedRecord extends RecordMessage, RecordPlacement {
   size: number;
 }
 
@@ -230,7 +230,7 @@ export function encodePadding(buf: Buffer, position: number, totalLength: number
   buf.writeUInt32BE(crc32c(buf.subarray(position + RECORD_CRC_START, position + PADDING_HEADER_BYTES)), position + 4);
 }
 
-export type RecordCheck =
+type RecordCheck =
   | { kind: 'record'; size: number }
   | { kind: 'padding'; size: number }
   | { kind: 'incomplete' }
@@ -263,13 +263,7 @@ export function checkRecordAt(buf: Buffer, position: number, bytesToSegmentEnd: 
   return { kind: 'record', size: length };
 }
 
-/** Field readers for a record already checked, for hot paths that need one value. */
-export function recordTotalLength(buf: Buffer, position: number): number {
-  return buf.readUInt32BE(position);
-}
-export function recordQueueOffset(buf: Buffer, position: number): number {
-  return readU64(buf, position + POSITION_QUEUE_OFFSET);
-}
+/** Field reader for a record already checked, for hot paths that need one value. */
 export function recordStoreTimestamp(buf: Buffer, position: number): number {
   return readU64(buf, position + POSITION_STORE_TIMESTAMP);
 }
@@ -323,14 +317,14 @@ export function decodeRecordIndexFields(buf: Buffer, position = 0): RecordIndexF
 
 /** Decodes and validates (length, CRC) the record at `position`. Throws CORRUPT_RECORD. */
 /** A decoded record whose body is a Buffer view into the decoded buffer. */
-export interface DecodedRecordView extends DecodedRecord {
+interface DecodedRecordView extends DecodedRecord {
   body: Buffer;
 }
 
 /** The `properties` of every record that has none: shared, frozen (no object per record). */
-export const NO_PROPERTIES: Readonly<Record<string, string>> = Object.freeze({});
+const NO_PROPERTIES: Readonly<Record<string, string>> = Object.freeze({});
 /** The `keys` of every decoded record that has none: shared, frozen (no array per record). */
-export const NO_KEYS: readonly string[] = Object.freeze([]);
+const NO_KEYS: readonly string[] = Object.freeze([]);
 
 /**
  * True when buf[position, position + length) holds exactly the characters of `known`, all ASCII
@@ -371,7 +365,7 @@ function fieldEnd(buf: Buffer, recordStart: number, position: number, length: nu
  * view into `buf`; a record without properties gets the shared frozen NO_PROPERTIES. Throws
  * CORRUPT_RECORD.
  */
-export function readRecordInto(buf: Buffer, position: number, into: DecodedRecordView): void {
+function readRecordInto(buf: Buffer, position: number, into: DecodedRecordView): void {
   const available = buf.length - position;
   if (available < RECORD_HEADER_BYTES || buf[position + 8] !== RECORD_MAGIC) throw corruptRecord(buf, position);
   const size = buf.readUInt32BE(position);

@@ -8,11 +8,11 @@
 import { varintBytes, writeVarint } from './varint.js';
 
 /** Field 1 (`id`), varint. */
-export const FRAME_ID_TAG = (1 << 3) | 0;
+const FRAME_ID_TAG = (1 << 3) | 0;
 /** Field 2 (`timeout_ms`) of a request frame, varint. */
-export const FRAME_TIMEOUT_TAG = (2 << 3) | 0;
+const FRAME_TIMEOUT_TAG = (2 << 3) | 0;
 /** Field 3 (`request`) of a request frame, length-delimited. */
-export const FRAME_REQUEST_TAG = (3 << 3) | 2;
+const FRAME_REQUEST_TAG = (3 << 3) | 2;
 /** Field 2 (`response`) of a response frame, length-delimited. */
 export const FRAME_RESPONSE_TAG = (2 << 3) | 2;
 
@@ -66,7 +66,7 @@ export function peekFrameId(bytes: Uint8Array): number {
 }
 
 /** Field 4 (`requests`) of a SendStream request frame, length-delimited, repeated. */
-export const FRAME_REQUESTS_TAG = (4 << 3) | 2;
+const FRAME_REQUESTS_TAG = (4 << 3) | 2;
 
 /**
  * Most sends (one per queue) one SendStream frame may carry in `requests`. A producer gathers the

@@ -14,8 +14,8 @@ export const NAMESERVER_HTTP_PORT_DEFAULT = 9877;
 export const SCAN_INTERVAL_MS_DEFAULT = 5_000;
 
 /** Shortest expiry accepted: below this, ordinary GC pauses and scheduling jitter drop live brokers. */
-export const BROKER_EXPIRY_MS_MIN = 200;
-export const SCAN_INTERVAL_MS_MIN = 50;
+const BROKER_EXPIRY_MS_MIN = 200;
+const SCAN_INTERVAL_MS_MIN = 50;
 
 export const NAMESERVER_SETTINGS = {
   ...COMMON_SETTINGS,

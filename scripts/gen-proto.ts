@@ -13,7 +13,7 @@ const protoDir = join(root, 'proto');
 const outDir = resolve(process.argv[2] ?? join(protoDir, 'gen'));
 const binDir = join(root, 'node_modules', '.bin');
 
-export const PROTO_FILES = readdirSync(protoDir)
+const PROTO_FILES = readdirSync(protoDir)
   .filter((f) => f.endsWith('.proto'))
   .sort();
 

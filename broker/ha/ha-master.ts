@@ -35,7 +35,7 @@ export const REPLICATION_KEEPALIVE_INTERVAL_MS = 1_000;
  */
 export const SLAVE_SILENCE_MS_MAX = 10_000;
 
-export interface MasterStreamOptions {
+interface MasterStreamOptions {
   store: MasterStore;
   identity: ReplicationIdentity;
   progress: ReplicationProgress;

@@ -24,15 +24,15 @@ export const MASTER_SILENCE_MS_MAX = 5_000;
  * slave stops taking chunks from the stream: enough for a few 1 MiB chunks to share one fsync,
  * small next to the store's 256 MiB append queue; past it HTTP/2 flow control slows the master.
  */
-export const SLAVE_APPEND_BYTES_IN_FLIGHT_MAX = 8 * 1024 * 1024;
+const SLAVE_APPEND_BYTES_IN_FLIGHT_MAX = 8 * 1024 * 1024;
 /**
  * HTTP/2 receive window a slave under sync replication grants its master (per stream and per
  * connection) instead of the protocol's 64 KiB (what grpc-js gives a client unless told
  * otherwise; the slave is the client of the Replicate stream). With 64 KiB a chunk of a sync
  * produce round (~280 KB: 256 single sends of 1 KiB) crossed in five pieces, each waiting for the
  * slave's event loop to read and send a WINDOW_UPDATE, while every send of the round waited for
- * it: with 8 MiB, chunk sent → chunk received on the slave p50 0.90 → 0.45 ms per round
- * (docs/replication.md, "A sync produce round, step by step"). It bounds only bytes the slave has
+ * it; with 8 MiB a chunk crosses in one piece (docs/replication.md, "A sync produce round, step by
+ * step"). It bounds only bytes the slave has
  * not read yet: the stream pauses past SLAVE_APPEND_BYTES_IN_FLIGHT_MAX, so at most this much more
  * waits unread. Under async replication nothing waits for the transit and the slave keeps the
  * default: a slave that keeps up during batched produce takes the CPU a 2-core machine needs for
@@ -40,7 +40,7 @@ export const SLAVE_APPEND_BYTES_IN_FLIGHT_MAX = 8 * 1024 * 1024;
  */
 export const REPLICATION_FLOW_CONTROL_WINDOW_BYTES = 8 * 1024 * 1024;
 
-export interface ReplicationSlaveOptions {
+interface ReplicationSlaveOptions {
   store: SlaveStore;
   /** host:port of the master's gRPC server (Replication is served next to Broker); undefined until known. */
   masterAddress: string | undefined;

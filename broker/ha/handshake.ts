@@ -30,7 +30,7 @@ interface Mismatch {
 }
 
 /** Every setting that disagrees, in a fixed order (the first one names the error's fields). */
-export function handshakeMismatches(master: ReplicationIdentity, slave: conveyor.IReplicationHandshake): Mismatch[] {
+function handshakeMismatches(master: ReplicationIdentity, slave: conveyor.IReplicationHandshake): Mismatch[] {
   const pairs: Array<[string, string | number, string | number]> = [
     ['clusterName', master.clusterName, slave.clusterName ?? ''],
     ['brokerName', master.brokerName, slave.brokerName ?? ''],

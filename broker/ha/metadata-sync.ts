@@ -17,12 +17,12 @@ import type { Logger } from '../../common/logging.js';
 /** Default interval between two copies (RocketMQ's slave copies every 10 s; 5 s halves the window). */
 export const METADATA_SYNC_INTERVAL_MS_DEFAULT = 5_000;
 /** Deadline of one GetMetadata call: generous, the answer may hold many offsets. */
-export const METADATA_CALL_DEADLINE_MS = 10_000;
+const METADATA_CALL_DEADLINE_MS = 10_000;
 /**
  * Consumer offsets in one snapshot: ~60 bytes each on the wire, so 500,000 stay well under the
  * 64 MiB gRPC message limit. Past it the master refuses instead of answering with a partial copy.
  */
-export const METADATA_OFFSETS_MAX = 500_000;
+const METADATA_OFFSETS_MAX = 500_000;
 
 /** One committed consumer offset, as the store lists it. */
 export interface OffsetEntry {
@@ -184,7 +184,7 @@ export async function applyMetadataSnapshot(
   return applied;
 }
 
-export interface MetadataSyncOptions {
+interface MetadataSyncOptions {
   /** The master's client; undefined while no master is known (the copy is skipped quietly). */
   client: () => grpc.Client | undefined;
   target: MetadataTarget;

@@ -12,9 +12,9 @@
 import { assert } from '../../common/errors.js';
 
 /** Samples kept: at one sample per spacing this covers 4096 × 10 ms ≈ 41 s of continuous appends. */
-export const LAG_SAMPLES_MAX = 4_096;
+const LAG_SAMPLES_MAX = 4_096;
 /** Advances closer than this share a sample; bounds the error of lagMs and the sampling cost. */
-export const LAG_SAMPLE_SPACING_MS = 10;
+const LAG_SAMPLE_SPACING_MS = 10;
 
 export class OffsetTimeline {
   private offsets: number[] = [];

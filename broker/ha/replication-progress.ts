@@ -52,7 +52,7 @@ export type ReplicationEvent =
   | { kind: 'not-available-started'; connectedSlaves: number }
   | { kind: 'not-available-ended'; answered: number };
 
-export interface ReplicationProgressOptions {
+interface ReplicationProgressOptions {
   clock: () => number;
   onEvent?: (event: ReplicationEvent) => void;
   inSyncLagBytesMax?: number;

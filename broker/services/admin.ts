@@ -12,11 +12,11 @@ import { refuseSystemTopic, validateGroupConfig } from '../validate.js';
 import { isMaster, type ServiceContext } from './context.js';
 
 /** Queues one GetTopicStats answer covers: bounds its size; ask per topic beyond that. */
-export const TOPIC_STATS_QUEUES_MAX = 65_536;
+const TOPIC_STATS_QUEUES_MAX = 65_536;
 /** Records one QueryMessage by key returns at most (the store's own lookup bound). */
-export const QUERY_MESSAGE_COUNT_MAX = LOOKUP_KEY_RESULTS_MAX;
+const QUERY_MESSAGE_COUNT_MAX = LOOKUP_KEY_RESULTS_MAX;
 /** Records by key when the request leaves max_count at 0. */
-export const QUERY_MESSAGE_COUNT_DEFAULT = 32;
+const QUERY_MESSAGE_COUNT_DEFAULT = 32;
 
 export class AdminService {
   constructor(private readonly ctx: ServiceContext) {}

@@ -4,7 +4,7 @@
 // (server-interceptors.js sendMessage: serializeMessage, then the HTTP/2 write). A fresh buffer per
 // answer of ~1 MiB is external memory V8 counts toward its next full GC (a mark of the whole heap,
 // the dedup window included, on its helper threads) and first-touched pages the kernel has to
-// fault in; measured in docs/performance.md (consume track, second session). The stream handler
+// fault in (docs/performance.md, consume track). The stream handler
 // gives the buffer back once the write's callback has run (stream-handlers.ts), so the next
 // answer reuses it. A buffer never given back (a unary answer, a cancelled stream, an error) is
 // simply collected: the pool only lends what it can tell is free again.
@@ -14,17 +14,17 @@
  * pull, ~1.1 MiB with the response header) fits, as does one of 1,024 records up to ~2 KiB. Larger
  * answers get a buffer of their own.
  */
-export const PULL_FRAME_POOL_BUFFER_BYTES = 2 * 1024 * 1024;
+const PULL_FRAME_POOL_BUFFER_BYTES = 2 * 1024 * 1024;
 /**
  * Answers smaller than this are not worth a pooled buffer: Node serves them from its own slab or a
  * small allocation, and a long-poll answer of one message would hold 2 MiB.
  */
-export const PULL_FRAME_POOL_MIN_BYTES = 64 * 1024;
+const PULL_FRAME_POOL_MIN_BYTES = 64 * 1024;
 /**
  * Free buffers kept: one per queue a consumer typically pulls at once from this broker (8) plus as
  * many again for answers still queued in HTTP/2; bounds the pool's idle memory to 32 MiB.
  */
-export const PULL_FRAME_POOL_IDLE_MAX = 16;
+const PULL_FRAME_POOL_IDLE_MAX = 16;
 
 export class PullFramePool {
   private readonly idle: ArrayBuffer[] = [];

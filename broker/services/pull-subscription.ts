@@ -5,10 +5,9 @@
 // granted, and waits for more credit otherwise. It ends when the client cancels it (or the stream
 // goes), with an error answer (bad input, offset out of range, a bound), or at shutdown. Each
 // answer is one read through the request runner, so metrics and the shutdown gate see it as a pull.
-import { ConveyorError, ErrorCode } from '../../common/errors.js';
 import type { conveyor } from '../../proto/index.js';
 import type { FrameCall } from './frame-call.js';
-import type { RequestRunner } from './handlers.js';
+import type { RequestRunner } from './request-runner.js';
 import type { PullService, QueueReader } from './pull.js';
 
 /**
@@ -17,44 +16,18 @@ import type { PullService, QueueReader } from './pull.js';
  * client: the broker never has more than this many messages of one subscription written and not
  * yet granted again.
  */
-export const PULL_SUBSCRIPTION_CREDIT_MAX = 65_536;
+const PULL_SUBSCRIPTION_CREDIT_MAX = 65_536;
 /**
  * Subscriptions open on one PullStream. A consumer has one per queue it reads from this broker;
  * kept well below STREAM_FRAMES_IN_FLIGHT_MAX (stream-handlers.ts), which they count against, so
  * that a stream full of subscriptions still reads its top-ups and cancels.
  */
 export const PULL_SUBSCRIPTIONS_PER_STREAM_MAX = 256;
-/** Subscriptions open on one broker: each may hold a long-poll registration (long-poll.ts allows 10,000). */
-export const PULL_SUBSCRIPTIONS_MAX = 4_096;
-
 export interface SubscriptionHandle {
   /** More credit (a top-up frame). */
   grant(messages: number): void;
   /** Resolves when the subscription ended without an error to report (cancelled); rejects with the error to answer. */
   readonly done: Promise<void>;
-}
-
-/** Open subscriptions on one broker, against PULL_SUBSCRIPTIONS_MAX. */
-export class SubscriptionCount {
-  private count = 0;
-
-  constructor(readonly max = PULL_SUBSCRIPTIONS_MAX) {}
-
-  get open(): number {
-    return this.count;
-  }
-
-  /** Takes a slot or throws SERVICE_UNAVAILABLE; the caller gives it back with release(). */
-  acquire(): void {
-    if (this.count >= this.max) {
-      throw new ConveyorError(ErrorCode.SERVICE_UNAVAILABLE, `too many pull subscriptions are open on this broker (limit ${this.max}); subscribe again shortly`, { max: this.max });
-    }
-    this.count += 1;
-  }
-
-  release(): void {
-    this.count -= 1;
-  }
 }
 
 class PullSubscription implements SubscriptionHandle {

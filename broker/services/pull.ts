@@ -14,14 +14,14 @@ import { deadlineRemainingMs } from './deadline.js';
 import { FrameCall } from './frame-call.js';
 import { PullFramePool } from './pull-frame-pool.js';
 import { EncodedPullResponse, encodePullResponseInPlace, PULL_RESPONSE_HEADROOM_BYTES } from './pull-response.js';
-import { SubscriptionCount } from './pull-subscription.js';
+import { SubscriptionCount } from './subscription-count.js';
 
 /** Records per pull when the request leaves max_count at 0: a consumer's usual batch. */
-export const PULL_COUNT_DEFAULT = 32;
+const PULL_COUNT_DEFAULT = 32;
 /** Records per pull at most: bounds one answer's decode work on the client. */
 export const PULL_COUNT_MAX = 1_024;
 /** Bytes per pull when the request leaves max_bytes at 0. */
-export const PULL_BYTES_DEFAULT = 4 * 1024 * 1024;
+const PULL_BYTES_DEFAULT = 4 * 1024 * 1024;
 /** Bytes per pull at most: a quarter of the gRPC message limit; the first record is returned even if larger. */
 export const PULL_BYTES_MAX = 16 * 1024 * 1024;
 /** A held pull answers this long before the call's deadline, so the answer arrives before the client gives up. */

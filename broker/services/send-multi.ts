@@ -9,7 +9,7 @@ import { ConveyorError, ErrorCode } from '../../common/errors.js';
 import { toErrorDetail } from '../../common/grpc.js';
 import { SEND_FRAME_REQUESTS_MAX } from '../../common/stream-frames.js';
 import { conveyor } from '../../proto/index.js';
-import type { RequestRunner } from './handlers.js';
+import type { RequestRunner } from './request-runner.js';
 
 /**
  * The sends of a frame that carries several (`requests`), or undefined for a plain frame. A frame

@@ -4,7 +4,7 @@ import type { EncodedBatch } from './batch-encoder.js';
 import type { WriterTicket } from './log-writer.js';
 import type { AppendResult } from './types.js';
 
-export interface AppendCompleter {
+interface AppendCompleter {
   completeAppend(encoded: EncodedBatch): void;
 }
 

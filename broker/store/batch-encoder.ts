@@ -4,7 +4,7 @@
 import { assert } from '../../common/errors.js';
 import { encodePadding, encodeRecord, PADDING_HEADER_BYTES, tagHashParts } from '../../common/record.js';
 import { CONSUME_QUEUE_ENTRY_BYTES, writeEntry } from './consume-queue-entry.js';
-import { bytesToSegmentEnd, segmentBaseOf } from './layout.js';
+import { bytesToSegmentEnd } from './layout.js';
 import type { AppendResult, StoreMessageInput } from './types.js';
 
 /** Bytes for one place of the commit log, never crossing a segment end. */
@@ -28,7 +28,7 @@ export interface DispatchBatch {
   endPhysicalOffset: number;
 }
 
-export interface Placement {
+interface Placement {
   /** Physical offset of each record. */
   physicalOffsets: number[];
   /** Padding records to write: [physicalOffset, length]. */
@@ -82,7 +82,7 @@ function cachedTagHash(tag: string): { high: number; low: number } {
   return hash;
 }
 
-export interface EncodeBatchInput {
+interface EncodeBatchInput {
   topic: string;
   queueId: number;
   firstQueueOffset: number;
@@ -154,9 +154,4 @@ export function encodeBatch(input: EncodeBatchInput): EncodedBatch {
       endPhysicalOffset: placement.endPhysicalOffset,
     },
   };
-}
-
-/** The segment base of every chunk, for the writer to open or create files. */
-export function chunkSegmentBase(chunk: WriteChunk, segmentBytes: number): number {
-  return segmentBaseOf(chunk.physicalOffset, segmentBytes);
 }

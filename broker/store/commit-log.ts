@@ -11,8 +11,8 @@ import { Segment } from './segment.js';
  * Reads of bytes this close to the end of the log are done synchronously (Segment.readNow): they
  * were written moments ago and are in the page cache, so a pread is a few µs and never waits for
  * the disk; older bytes may have to come from the disk and are read on libuv's pool, so a cold
- * read never stalls the event loop. Tailing consumers and the replication stream read here.
- * Measured (e2e at 2,000 msgs/s): promise reads were 10.7 % of the master's thread.
+ * read never stalls the event loop. Tailing consumers and the replication stream read here, so
+ * these reads are most of a master's reads (docs/performance.md "Numbers that shaped the code").
  */
 export const HOT_TAIL_BYTES = 16 * 1024 * 1024;
 

@@ -21,7 +21,7 @@ interface QueueFile {
   entries: number;
 }
 
-export interface QueueLoadReport {
+interface QueueLoadReport {
   droppedFiles: number;
   truncatedEntries: number;
 }

@@ -7,7 +7,7 @@ import { ConsumeQueue } from './consume-queue.js';
 import { consumeQueueDir, consumeQueueRootDir, consumeQueueTopicDir } from './layout.js';
 import { CONSUME_QUEUE_WRITE_THRESHOLD_BYTES } from './store-limits.js';
 
-export interface QueueProgress {
+interface QueueProgress {
   topic: string;
   queueId: number;
   maxQueueOffset: number;

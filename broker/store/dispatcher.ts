@@ -8,7 +8,7 @@ import { CONSUME_QUEUE_ENTRY_BYTES, writeEntry } from './consume-queue-entry.js'
 import type { ConsumeQueues } from './consume-queues.js';
 import type { MessageIndex } from './message-index.js';
 
-export type DispatchListener = (topic: string, queueId: number, maxQueueOffset: number) => void;
+type DispatchListener = (topic: string, queueId: number, maxQueueOffset: number) => void;
 
 export class Dispatcher {
   /** Every record below is applied to the consume queues. */

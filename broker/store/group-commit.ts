@@ -20,7 +20,7 @@ export interface PlannedWrite<T extends CommitTicket> {
   endPhysicalOffset: number;
 }
 
-export interface GroupCommitLimits {
+interface GroupCommitLimits {
   iovecsMax: number;
   bytesMax: number;
 }

@@ -4,7 +4,7 @@
 //   idrun:<segmentBase 20>\0<first messageId>   u32 count | u64 first physicalOffset | u32 size × count
 //
 // A run is ≥ INDEX_RUN_IDS_MIN and ≤ INDEX_RUN_IDS_MAX records, consecutive in log order, whose
-// ids are in the client generator's format (broker/id-runs.ts: 12 hex time | 12 hex instance |
+// ids are in the client generator's format (common/message-id.ts: 12 hex time | 12 hex instance |
 // 8 hex counter), share their first 24 characters (time part and instance), have consecutive
 // counters, and whose records are contiguous in one segment (each starts where the one before
 // ends). So the k-th id of a run is exactly `first id[0..24) + hex8(first counter + k)`, stored at
@@ -13,7 +13,7 @@
 // width lowercase hex sorts numerically), so the runs that may hold an id are the keys from
 // `prefix + hex8(counter - INDEX_RUN_IDS_MAX + 1)` to the id itself: one bounded reverse range.
 import { assert } from '../../common/errors.js';
-import { GENERATOR_ID_LENGTH, generatorCounter, generatorInstance } from '../id-runs.js';
+import { generatorCounter, generatorInstance, MESSAGE_ID_HEX_LENGTH } from '../../common/message-id.js';
 import { INDEX_RUN_IDS_MAX, INDEX_RUN_IDS_MIN } from './store-limits.js';
 
 export const ID_KEY_PREFIX = 'id:';
@@ -54,7 +54,7 @@ export function runKeyRange(segmentBaseName: string, query: RunQuery): { gte: st
 
 /** The location of the queried id in a run entry found in its range, or undefined when the run ends before it. */
 export function locationInRun(key: string, value: Uint8Array, query: RunQuery): IndexLocation | undefined {
-  const firstCounter = generatorCounter(key.slice(key.length - GENERATOR_ID_LENGTH));
+  const firstCounter = generatorCounter(key.slice(key.length - MESSAGE_ID_HEX_LENGTH));
   assert(firstCounter >= 0 && firstCounter <= query.counter, `message index run key out of its range: ${key}`);
   const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   const count = buf.readUInt32BE(0);
@@ -71,7 +71,7 @@ function hex8(counter: number): string {
 }
 
 /** Where the index writer's entries go (a level chained batch). */
-export interface IndexPut {
+interface IndexPut {
   put(key: string, value: Uint8Array): void;
 }
 
@@ -147,7 +147,7 @@ export class IdRunWriter {
 
   /** Whether the record extends the current stretch: same segment, right after it, same prefix, next counter. */
   private continues(messageId: string, segmentBaseName: string, physicalOffset: number): boolean {
-    if (physicalOffset !== this.nextPhysicalOffset || messageId.length !== GENERATOR_ID_LENGTH || segmentBaseName !== this.baseName) return false;
+    if (physicalOffset !== this.nextPhysicalOffset || messageId.length !== MESSAGE_ID_HEX_LENGTH || segmentBaseName !== this.baseName) return false;
     const first = this.ids[0]!;
     for (let i = 0; i < RUN_PREFIX_CHARS; i++) if (messageId.charCodeAt(i) !== first.charCodeAt(i)) return false;
     return generatorCounter(messageId) === this.nextCounter;

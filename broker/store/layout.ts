@@ -2,14 +2,14 @@
 // of different kinds are not interchangeable; convert in named functions).
 import path from 'node:path';
 
-export const COMMIT_LOG_DIR = 'commitlog';
-export const CONSUME_QUEUE_DIR = 'consumequeue';
+const COMMIT_LOG_DIR = 'commitlog';
+const CONSUME_QUEUE_DIR = 'consumequeue';
 export const META_DIR = 'meta';
 export const CHECKPOINT_FILE = 'checkpoint';
 export const ABORT_MARKER_FILE = 'abort';
 
 /** File names are the first offset they hold, zero-padded to 20 digits so that they sort. */
-export const OFFSET_FILE_NAME_DIGITS = 20;
+const OFFSET_FILE_NAME_DIGITS = 20;
 const OFFSET_FILE_NAME = /^\d{20}$/;
 
 export function offsetFileName(offset: number): string {

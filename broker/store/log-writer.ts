@@ -11,13 +11,12 @@ import type { FlushMode } from './types.js';
 
 /**
  * Planned writes up to this size are written on the event loop (CommitLog.writeChunksNow) instead
- * of through libuv's pool. Such a write lands in the page cache in a few µs per KiB; the pool
- * hand-off costs 20–45 µs of CPU per write (futex wake-ups of a pool thread, an eventfd, a promise),
- * and at low rates every append is its own write (e2e at 2,000 msgs/s: one per message on master
- * and slave). 256 KiB covers a batch of 128 1-KiB messages (~140 KB) and the slave's chunks of
- * such batches: batched produce, 64 KiB → 256 KiB, master 12.7/11.9 → 10.7/8.9 µs/msg, slave
- * 2.5/2.2 → 1.0/1.6 (two alternated pairs, load 3–5). Larger writes stay on the pool, so a write
- * the kernel throttles for dirty pages blocks a pool thread, not the loop. docs/performance.md.
+ * of through libuv's pool. Such a write lands in the page cache faster than the pool hand-off
+ * costs in CPU (futex wake-ups of a pool thread, an eventfd, a promise), and at low rates every
+ * append is its own write (one per message on master and slave). 256 KiB covers a batch of 128
+ * 1-KiB messages (~140 KB) and the slave's chunks of such batches, which a 64 KiB line sent to
+ * the pool. Larger writes stay on the pool, so a write the kernel throttles for dirty pages blocks
+ * a pool thread, not the loop. Numbers: docs/performance.md "Numbers that shaped the code".
  */
 export const WRITE_NOW_BYTES_MAX = 256 * 1024;
 
@@ -26,7 +25,7 @@ export interface WriterTicket extends CommitTicket {
   done(error?: Error): void;
 }
 
-export interface WriterStats {
+interface WriterStats {
   writeCount: number;
   /** Of writeCount, the writes done on the event loop (WRITE_NOW_BYTES_MAX). */
   writesOnLoop: number;
@@ -193,9 +192,8 @@ export class LogWriter {
         // (Node's HTTP/2 flushes in a native immediate), so the appends' completion work — a
         // master's sends going on to their replication wait, a slave dispatching every record
         // into its consume queues — runs after that, in a JS immediate of the same phase,
-        // instead of holding those bytes back (a sync produce round of 256 sends: slave report
-        // 0.19 → 0.01 ms after its fsync, master's chunk 0.37 → 0.22 ms after its own;
-        // docs/replication.md, "A sync produce round, step by step").
+        // instead of holding those bytes back (docs/replication.md, "A sync produce round, step
+        // by step").
         if (target > from) this.onFlushed(target);
         this.settleFlushWaiters();
         if (tickets.length === 0) {

@@ -15,7 +15,8 @@
 // `idrun:` entry (one put per up to INDEX_RUN_IDS_MAX ids); a lookup reads both kinds.
 import type { Logger } from 'pino';
 import { writeU64 } from '../../common/record.js';
-import { generatorCounter, generatorInstance, RUN_IDS_MIN, runIndexOf, splitIdsIntoRuns, type BatchRuns } from '../id-runs.js';
+import { generatorCounter, generatorInstance } from '../../common/message-id.js';
+import { RUN_IDS_MIN, runIndexOf, splitIdsIntoRuns, type BatchRuns } from '../id-runs.js';
 import type { DispatchBatch } from './batch-encoder.js';
 import { ID_SPAN_KEY_PREFIX, IdRunSpans } from './id-run-spans.js';
 import { ID_KEY_PREFIX, ID_RUN_KEY_PREFIX, IdRunWriter, locationInRun, RUN_LOOKUP_ENTRIES, runKeyRange, runQueryOf, type IndexLocation, type RunQuery } from './id-run-index.js';
@@ -192,9 +193,9 @@ export class MessageIndex {
   }
 
   private async write(taken: DispatchBatch[]): Promise<void> {
-    // One array for db.batch(ops), not a chained batch: the broker's heap profile put a third of what
-    // dies in the old generation on the chained batches' close (abstract-level's resource bookkeeping);
-    // with the array the old generation grew 35 % slower (docs/performance.md "Broker RSS").
+    // One array for db.batch(ops), not a chained batch: a chained batch's close (abstract-level's
+    // resource bookkeeping) leaves much of what dies in the broker's old generation
+    // (docs/performance.md "Broker RSS").
     const ops: Array<{ type: 'put'; key: string; value: Uint8Array }> = [];
     const out = { put: (key: string, value: Uint8Array): void => void ops.push({ type: 'put', key, value }) };
     let progress = this.persistedPhysicalOffset;

@@ -28,7 +28,7 @@ const SEPARATOR = '\u0000';
  */
 export const META_WRITE_BUFFER_BYTES = 1024 * 1024;
 /** LevelDB's block cache for the metadata db (level's default 8 MiB): reads of it are rare (index lookups past the dedup window, offsets at start-up). */
-export const META_BLOCK_CACHE_BYTES = 2 * 1024 * 1024;
+const META_BLOCK_CACHE_BYTES = 2 * 1024 * 1024;
 
 export interface OffsetEntry {
   group: string;

@@ -22,14 +22,14 @@ const SPAN_BYTES_MAX = 4 * 1024 * 1024;
  */
 const SPAN_READS_IN_FLIGHT_MAX = 4;
 
-export interface Selected {
+interface Selected {
   physicalOffsets: number[];
   sizes: number[];
   bytes: number;
 }
 
 /** One read of the commit log: [physicalOffset, physicalOffset + length), covering records [first, last]. */
-export interface Span {
+interface Span {
   physicalOffset: number;
   length: number;
   first: number;
@@ -62,12 +62,12 @@ export function planSpans(physicalOffsets: readonly number[], sizes: readonly nu
   return spans;
 }
 
-export interface TagFilter {
+interface TagFilter {
   tags: ReadonlySet<string>;
   hashes: { high: number; low: number }[];
 }
 
-export function tagFilterOf(tags: ReadonlySet<string> | undefined): TagFilter | undefined {
+function tagFilterOf(tags: ReadonlySet<string> | undefined): TagFilter | undefined {
   if (tags === undefined) return undefined;
   return { tags, hashes: [...tags].map(tagHashParts) };
 }

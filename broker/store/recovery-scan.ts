@@ -4,9 +4,9 @@
 import { checkRecordAt, decodeRecordIndexFields, type RecordIndexFields } from '../../common/record.js';
 import { bytesToSegmentEnd } from './layout.js';
 
-export type ScanStop = 'end' | 'incomplete' | 'corrupt';
+type ScanStop = 'end' | 'incomplete' | 'corrupt';
 
-export interface ScanResult {
+interface ScanResult {
   /** Message records found, in order. */
   records: RecordIndexFields[];
   /** Physical offset after the last whole record or padding (a padding may end past the buffer). */

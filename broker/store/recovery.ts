@@ -13,7 +13,7 @@ import type { MessageIndex } from './message-index.js';
 import { scanLog } from './recovery-scan.js';
 import { RECOVERY_READ_BYTES } from './store-limits.js';
 
-export interface WalkResult {
+interface WalkResult {
   endPhysicalOffset: number;
   truncatedBytes: number;
 }
@@ -22,7 +22,7 @@ export interface WalkResult {
  * Walks the log from `fromPhysicalOffset` (a record boundary) to the end of the files, handing each
  * chunk's records to onRecords, and cuts the log where a record is torn or corrupt.
  */
-export async function walkCommitLog(
+async function walkCommitLog(
   commitLog: CommitLog,
   fromPhysicalOffset: number,
   log: Logger,
@@ -60,7 +60,7 @@ export async function walkCommitLog(
   return { endPhysicalOffset: position, truncatedBytes };
 }
 
-export interface RecoveryInput {
+interface RecoveryInput {
   commitLog: CommitLog;
   queues: ConsumeQueues;
   index: MessageIndex;

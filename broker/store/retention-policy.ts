@@ -2,7 +2,7 @@
 // Segments go oldest first and never the active (last) one: first those older than the retention
 // time, then, while the disk is past the soft threshold, the oldest remaining ones.
 
-export interface SegmentAge {
+interface SegmentAge {
   baseOffset: number;
   /** When the segment was last written (file mtime). */
   lastModifiedMs: number;
@@ -22,7 +22,7 @@ export interface RetentionState {
   pressureDeletesMax: number;
 }
 
-export type RetentionStep = { action: 'delete'; baseOffset: number; reason: 'expired' | 'disk-pressure' } | { action: 'stop' };
+type RetentionStep = { action: 'delete'; baseOffset: number; reason: 'expired' | 'disk-pressure' } | { action: 'stop' };
 
 export function nextRetentionStep(state: RetentionState): RetentionStep {
   const oldest = state.oldest;

@@ -12,7 +12,7 @@ import type { MetadataStore } from './metadata.js';
 import { nextRetentionStep } from './retention-policy.js';
 import { RETENTION_PRESSURE_SEGMENTS_PER_RUN_MAX } from './store-limits.js';
 
-export interface RetentionDeps {
+interface RetentionDeps {
   commitLog: CommitLog;
   queues: ConsumeQueues;
   index: MessageIndex;

@@ -53,8 +53,8 @@ export class Segment {
 
   /**
    * The same write done synchronously on this thread (LogWriter, for small writes): a writev of a
-   * few KiB into the page cache costs a few µs here, while the promise write costs 20–45 µs of
-   * CPU per call in thread hand-offs through libuv's pool (docs/performance.md, RPC track).
+   * few KiB into the page cache is cheaper here than the promise write's thread hand-offs through
+   * libuv's pool (WRITE_NOW_BYTES_MAX in log-writer.ts says where the line is).
    */
   writeNow(buffers: Buffer[], filePosition: number): void {
     assert(!this.closed, `write to closed segment ${this.baseOffset}`);
@@ -85,8 +85,8 @@ export class Segment {
 
   /**
    * The same read done synchronously on this thread: for bytes the page cache surely holds (the
-   * log's hot tail, CommitLog.readInto) a pread of a few KiB costs a few µs, while the promise
-   * read costs ~28 µs of this thread plus a hop through libuv's pool (and queues behind fsyncs).
+   * log's hot tail, CommitLog.readInto) a pread of a few KiB costs less than the promise read's
+   * work on this thread alone, and skips the hop through libuv's pool (and the queue behind fsyncs).
    */
   readNow(filePosition: number, length: number, target: Buffer, targetPosition: number): number {
     if (this.closed) return 0;

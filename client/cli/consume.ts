@@ -7,10 +7,10 @@ import { PushConsumer } from '../push-consumer.js';
 import { clientOptions, globalOptions, integerOption, printLine } from './shared.js';
 
 /** Default wait with --count: long enough for a cluster that is still electing routes. */
-export const CONSUME_TIMEOUT_MS_WITH_COUNT = 60_000;
+const CONSUME_TIMEOUT_MS_WITH_COUNT = 60_000;
 /** Default wait without --count: read what is there, then stop. */
-export const CONSUME_TIMEOUT_MS_WITHOUT_COUNT = 10_000;
-export const CONSUME_COUNT_MAX = 100_000_000;
+const CONSUME_TIMEOUT_MS_WITHOUT_COUNT = 10_000;
+const CONSUME_COUNT_MAX = 100_000_000;
 
 interface ConsumeOptions {
   topic: string;

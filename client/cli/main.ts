@@ -14,9 +14,9 @@ import { registerSendCommand } from './send.js';
 import { LOG_LEVELS } from './shared.js';
 import { registerTopicCommands } from './topic.js';
 
-export const EXIT_OK = 0;
-export const EXIT_ERROR = 1;
-export const EXIT_USAGE = 2;
+const EXIT_OK = 0;
+const EXIT_ERROR = 1;
+const EXIT_USAGE = 2;
 /** After the command is done, a lingering handle may keep the process this long before it exits anyway. */
 const EXIT_GRACE_MS = 2_000;
 /** Root options a subcommand may declare too (e.g. `cluster up --nameservers 3`, `bench produce --json`). */
@@ -62,7 +62,7 @@ export function errorLine(err: unknown): string {
   return `error: ${errorCodeName(e.code)}: ${e.message.replace(/\s*\n\s*/g, ' ')}`;
 }
 
-export async function runCli(argv: string[]): Promise<number> {
+async function runCli(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });

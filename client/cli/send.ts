@@ -8,9 +8,9 @@ import { Producer, type SendResult } from '../producer.js';
 import { clientOptions, globalOptions, integerOption, printLine } from './shared.js';
 
 /** Most messages one `send` command sends. */
-export const SEND_COUNT_MAX = 10_000_000;
+const SEND_COUNT_MAX = 10_000_000;
 /** Sends (or batches) outstanding at once: enough to fill the pipe, few enough to spread round-robin. */
-export const SEND_IN_FLIGHT = 32;
+const SEND_IN_FLIGHT = 32;
 
 interface SendOptions {
   topic: string;

@@ -9,7 +9,7 @@ import { NAMESERVERS_DEFAULT } from '../discovery.js';
 
 export const LOG_LEVELS = ['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
-export interface GlobalOptions {
+interface GlobalOptions {
   nameservers: string;
   json: boolean;
   logLevel: string;
@@ -22,7 +22,7 @@ export function globalOptions(cmd: Command): GlobalOptions {
 }
 
 /** Client logs go to stderr (stdout is the command's output), silent unless --log-level is given. */
-export function cliLogger(level: string): Logger {
+function cliLogger(level: string): Logger {
   return pino({ level, name: 'conveyor-cli' }, pino.destination(2));
 }
 

@@ -1,4 +1,4 @@
-// Message ids in the client generator's format (client/message-id.ts) with a chosen instance and
+// Message ids in the client generator's format (common/message-id.ts) with a chosen instance and
 // counter, for tests of the broker's runs of generator ids (broker/id-runs.ts).
 
 /** 12 hex time | 12 hex instance | 8 hex counter. */

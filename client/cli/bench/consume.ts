@@ -12,11 +12,11 @@ import { buildSummary, type BenchSummary } from './report.js';
 import { cpuMsSince, now, sleep, startProgress, stopOnSignal } from './session.js';
 
 /**
- * Messages asked for per pull and handed to one batch handler call: the client's maximum. Measured
- * against 256 and 512 (docs/performance.md, consume path): each pull and each answer has a fixed
- * cost on both sides, and at 1,024 the client and the master spend ~25 % less CPU per message than at 256.
+ * Messages asked for per pull and handed to one batch handler call: the client's maximum. Each
+ * pull and each answer has a fixed cost on both sides, so the largest pull drains a backlog with
+ * the least CPU per message (docs/performance.md "Numbers that shaped the code").
  */
-export const CONSUME_PULL_BATCH = 1_024;
+const CONSUME_PULL_BATCH = 1_024;
 /** Pulled, unhandled messages per queue: a few pulls ahead, so pulling never waits on counting. */
 const CACHED_MESSAGES_PER_QUEUE = 4 * CONSUME_PULL_BATCH;
 /** How often the run checks its stop conditions. */

@@ -9,14 +9,14 @@
 //   bytes 21..    filler up to --size
 import { assert } from '../../../common/errors.js';
 
-export const E2E_HEADER_BYTES = 21;
+const E2E_HEADER_BYTES = 21;
 export const RUN_TOKEN_BYTES = 8;
 
 /** join: the sends until the consumer receives one; warmup: at --rate for --warmup-s (latency kept apart). */
-export type E2ePhase = 'join' | 'warmup' | 'measured';
+type E2ePhase = 'join' | 'warmup' | 'measured';
 const PHASE_BYTE: Record<E2ePhase, number> = { join: 0, measured: 1, warmup: 2 };
 
-export interface E2eStamp {
+interface E2eStamp {
   sentAtMs: number;
   sequence: number;
   phase: E2ePhase;

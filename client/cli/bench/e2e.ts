@@ -19,11 +19,11 @@ import { buildSummary, type BenchSummary } from './report.js';
 import { cpuMsSince, ensureTopic, now, sleep, startProgress, stopOnSignal, wallNowMs } from './session.js';
 
 /** Longest wait for the consumer to receive its first join-check message. */
-export const E2E_WARMUP_TIMEOUT_MS = 30_000;
+const E2E_WARMUP_TIMEOUT_MS = 30_000;
 /** One join-check message this often until the consumer sees one. */
 const WARMUP_SEND_INTERVAL_MS = 50;
 /** After the last send, wait this long at most for outstanding acknowledgements and receipts. */
-export const E2E_DRAIN_TIMEOUT_MS = 10_000;
+const E2E_DRAIN_TIMEOUT_MS = 10_000;
 /** The pacer wakes this often and issues every send that has come due. */
 const PACER_TICK_MS = 1;
 /** Sequence numbers tracked for duplicate detection (one bit each): 2 MiB of bits. */

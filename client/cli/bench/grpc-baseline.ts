@@ -13,7 +13,7 @@ const WARMUP_CALLS = 2_000;
 const CONCURRENCY = 64;
 const REQUEST_BYTES = 1_024;
 
-export interface GrpcBaseline {
+interface GrpcBaseline {
   calls: number;
   callsPerS: number;
   /** CPU (user + system) of client and server together per call, in microseconds. */

@@ -36,7 +36,7 @@ export class LatencyHistogram {
   /** Records one latency (or `count` equal ones: a batch acknowledged at once) in milliseconds. */
   recordMs(latencyMs: number, count = 1): void {
     // Checked before the message is built: this runs once per result, and formatting a fractional
-    // number into a template string costs ~0.1 µs, more than the check (docs/performance.md).
+    // number into a template string costs more than the check.
     if (!Number.isFinite(latencyMs)) assert(false, `latency must be a finite number, got ${latencyMs}`);
     if (!Number.isInteger(count) || count < 1) assert(false, `sample count must be a whole number ≥ 1, got ${count}`);
     // A clock step can make a difference slightly negative; it is a zero, not an error.

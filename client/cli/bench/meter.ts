@@ -76,7 +76,7 @@ export class BenchMeter {
 }
 
 /** The name an error is counted under: its Conveyor code name, else its class name. */
-export function errorKind(err: unknown): string {
+function errorKind(err: unknown): string {
   if (isConveyorError(err)) return errorCodeName(err.code);
   if (err instanceof Error) return err.name || 'Error';
   return OTHER_ERROR;

@@ -11,39 +11,39 @@ export const SIZE_BYTES_DEFAULT = 1024;
 /** Default run length when neither --count nor --duration-s is given. */
 export const DURATION_S_DEFAULT = 10;
 /** Longest run: a benchmark is bounded in time (the 10-minute RSS soak is the longest case). */
-export const DURATION_S_MAX = 3_600;
+const DURATION_S_MAX = 3_600;
 /** Most messages one run sends or expects. */
-export const COUNT_MAX = 1_000_000_000;
+const COUNT_MAX = 1_000_000_000;
 /** A --count run that has not finished after this long stops anyway and says so. */
 export const TIMEOUT_S_DEFAULT = 600;
 /** Producers (each its own client and connections): beyond this a 2-core machine only contends. */
-export const PRODUCERS_MAX = 64;
+const PRODUCERS_MAX = 64;
 /** Sends (RPCs) outstanding per producer. */
 export const IN_FLIGHT_DEFAULT = 256;
-export const IN_FLIGHT_MAX = 10_000;
+const IN_FLIGHT_MAX = 10_000;
 /** Bytes of message bodies outstanding across all producers: in-flight × batch × size × producers. */
-export const IN_FLIGHT_BYTES_MAX = 1024 * 1024 * 1024;
+const IN_FLIGHT_BYTES_MAX = 1024 * 1024 * 1024;
 /** Queues of a topic the produce bench creates; the broker's own limit is the same (broker/validate.ts). */
 export const QUEUES_DEFAULT = 8;
-export const QUEUES_MAX = 1_024;
+const QUEUES_MAX = 1_024;
 /** e2e: sends per second. Above this one client process cannot pace single sends on a timer. */
-export const RATE_DEFAULT = 2_000;
-export const RATE_MAX = 200_000;
-export const E2E_DURATION_S_DEFAULT = 30;
+const RATE_DEFAULT = 2_000;
+const RATE_MAX = 200_000;
+const E2E_DURATION_S_DEFAULT = 30;
 /**
  * e2e: seconds sent at --rate before the measured phase (0: none). Fresh processes run their first
  * seconds in V8's interpreter and baseline code; the suite warms up for 5 s (docs/performance.md).
  */
-export const E2E_WARMUP_S_DEFAULT = 0;
-export const E2E_WARMUP_S_MAX = 600;
+const E2E_WARMUP_S_DEFAULT = 0;
+const E2E_WARMUP_S_MAX = 600;
 /** e2e body layout: send time (float64), run token (8 bytes), phase byte; the rest is filler. */
 export const E2E_SIZE_MIN = 32;
 /** e2e: sends not yet acknowledged; past this the pacer records a missed slot instead of queueing. */
-export const E2E_IN_FLIGHT_DEFAULT = 1_000;
+const E2E_IN_FLIGHT_DEFAULT = 1_000;
 /** consume: stop once nothing arrived for this long after the first message (the backlog is drained). */
-export const IDLE_STOP_S_DEFAULT = 5;
+const IDLE_STOP_S_DEFAULT = 5;
 /** consume: without --count or --duration-s the run reads until drained (idle), at most this long. */
-export const CONSUME_DURATION_S_DEFAULT = 60;
+const CONSUME_DURATION_S_DEFAULT = 60;
 
 export type StopCondition = { kind: 'count'; count: number; timeoutMs: number } | { kind: 'duration'; durationMs: number };
 

@@ -3,7 +3,7 @@
 // share of time under chosen frames (inclusive), e.g. "protobuf encode" or "level put". Pure.
 import { relative } from 'node:path';
 
-export interface CpuProfileNode {
+interface CpuProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number; columnNumber?: number };
   children?: number[];
@@ -17,7 +17,7 @@ export interface CpuProfile {
   timeDeltas?: number[];
 }
 
-export interface FrameShare {
+interface FrameShare {
   /** `functionName (file:line)`, or a V8 pseudo-frame such as `(garbage collector)`. */
   frame: string;
   /** Percentage of all samples (idle included). */

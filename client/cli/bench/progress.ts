@@ -7,9 +7,9 @@ import type { BenchMeter } from './meter.js';
 import { BYTES_PER_MB, formatCount, formatMs } from './report.js';
 
 /** How often a progress line is printed. */
-export const PROGRESS_INTERVAL_MS = 1_000;
+const PROGRESS_INTERVAL_MS = 1_000;
 
-export interface ProgressOutput {
+interface ProgressOutput {
   write(text: string): unknown;
   /** True on a terminal: the line is redrawn in place. */
   isTTY?: boolean;

@@ -4,7 +4,7 @@
 import type { LatencyPercentiles } from './histogram.js';
 import type { BenchMeter } from './meter.js';
 
-export type BenchKind = 'produce' | 'consume' | 'e2e';
+type BenchKind = 'produce' | 'consume' | 'e2e';
 /** Why a run ended: its --count reached, its --duration-s over, the --timeout-s of a count run hit, a drained backlog (consume), or a signal. */
 export type StopReason = 'count' | 'duration' | 'timeout' | 'idle' | 'interrupted';
 
@@ -31,7 +31,7 @@ export interface BenchSummary {
   details: Record<string, number>;
 }
 
-export interface SummaryInput {
+interface SummaryInput {
   kind: BenchKind;
   topic: string;
   settings: Record<string, string | number | boolean>;
@@ -87,7 +87,7 @@ export function formatSummary(summary: BenchSummary): string {
 }
 
 /** `p50 1.23 ms  p90 …  p99 …  p99.9 …  max …` */
-export function formatLatency(p: LatencyPercentiles): string {
+function formatLatency(p: LatencyPercentiles): string {
   return `p50 ${formatMs(p.p50Ms)}  p90 ${formatMs(p.p90Ms)}  p99 ${formatMs(p.p99Ms)}  p99.9 ${formatMs(p.p999Ms)}  max ${formatMs(p.maxMs)}`;
 }
 

@@ -5,7 +5,7 @@
 import { assert } from '../../../common/errors.js';
 
 /** 'none': an informational row (e.g. the machine's gRPC floor), never met or missed. */
-export type Comparison = '>=' | '<=' | 'none';
+type Comparison = '>=' | '<=' | 'none';
 
 export interface CaseTarget {
   /** What is compared: the median of `values`. */
@@ -16,7 +16,7 @@ export interface CaseTarget {
 }
 
 /** measured: figures exist; pending: a prerequisite (e.g. replication) is missing; failed: the run broke. */
-export type CaseStatus = 'measured' | 'pending' | 'failed';
+type CaseStatus = 'measured' | 'pending' | 'failed';
 
 export interface CaseResult {
   id: string;
@@ -129,7 +129,7 @@ export function formatValue(value: number, unit: string): string {
   return unit.length > 0 ? `${text} ${unit}` : text;
 }
 
-export function formatMachine(m: MachineLine): string {
+function formatMachine(m: MachineLine): string {
   const pressure = m.cpuPressureStart === null || m.cpuPressureEnd === null ? '' : `; CPU pressure (PSI some avg60) ${m.cpuPressureStart} % at start, ${m.cpuPressureEnd} % at end`;
   return `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB.toFixed(1)} GiB memory, Node ${m.node}; load average ${m.loadStart.toFixed(2)} at start, ${m.loadEnd.toFixed(2)} at end${pressure}`;
 }

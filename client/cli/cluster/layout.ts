@@ -23,17 +23,17 @@ export const NAMESERVER_HTTP_OFFSET = 100;
 /** Brokers start at basePort+1035: 10911 with the default base 9876, RocketMQ's familiar port. */
 export const BROKER_PORT_OFFSET = 1035;
 /** Port distance between broker groups (broker-a 10911…, broker-b 11011…). */
-export const GROUP_PORT_STRIDE = 100;
+const GROUP_PORT_STRIDE = 100;
 /** Port distance between the brokers of one group (id 0 at 10911, id 1 at 10921). */
-export const BROKER_ID_STRIDE = 10;
+const BROKER_ID_STRIDE = 10;
 /** Within one broker's slot: gRPC at +0, HTTP at +1, replication (HA) at +2. */
-export const BROKER_HTTP_DELTA = 1;
-export const BROKER_HA_DELTA = 2;
+const BROKER_HTTP_DELTA = 1;
+const BROKER_HA_DELTA = 2;
 /**
  * The broker's flag for a separate replication port, or null while replication shares the gRPC
  * port. With null the +2 slot stays reserved (unused) and no process gets an HA port.
  */
-export const BROKER_HA_PORT_FLAG: string | null = null;
+const BROKER_HA_PORT_FLAG: string | null = null;
 
 export const DEFAULT_BASE_PORT = 9876;
 export const DEFAULT_CLUSTER_NAME = 'DefaultCluster';
@@ -114,7 +114,7 @@ export function highestPort(options: Pick<ClusterOptions, 'basePort' | 'nameserv
   return Math.max(nameserverTop, brokerTop);
 }
 
-export function nameserverAddresses(options: Pick<ClusterOptions, 'basePort' | 'nameservers' | 'host'>): string[] {
+function nameserverAddresses(options: Pick<ClusterOptions, 'basePort' | 'nameservers' | 'host'>): string[] {
   return Array.from({ length: options.nameservers }, (_, i) => formatHostPort(options.host, nameserverPorts(options.basePort, i).port));
 }
 

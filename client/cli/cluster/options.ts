@@ -21,14 +21,14 @@ import {
 } from './layout.js';
 
 /** The dev default (issue 4): 1 nameserver, 2 broker groups of a master and 1 slave, auto-create on. */
-export const DEFAULT_NAMESERVERS = 1;
-export const DEFAULT_GROUPS = 2;
-export const DEFAULT_SLAVES = 1;
+const DEFAULT_NAMESERVERS = 1;
+const DEFAULT_GROUPS = 2;
+const DEFAULT_SLAVES = 1;
 /** Lowest base port accepted: below 1024 are privileged ports, never what a local cluster wants. */
-export const BASE_PORT_MIN = 1_024;
+const BASE_PORT_MIN = 1_024;
 /** Heartbeat settings a user may pass: a register interval under 100 ms would only burn CPU. */
-export const REGISTER_INTERVAL_MS_MIN = 100;
-export const BROKER_EXPIRY_MS_MIN = 500;
+const REGISTER_INTERVAL_MS_MIN = 100;
+const BROKER_EXPIRY_MS_MIN = 500;
 
 /** Options as a caller gives them: every field optional, numbers may arrive as CLI strings. */
 export interface ClusterOptionsInput {

@@ -5,10 +5,10 @@ import { ConveyorError, ErrorCode } from '../../../common/errors.js';
 import { planLayout, portsOf, type ClusterOptions } from './layout.js';
 
 /** Random base ports for tests come from here: below Linux's ephemeral range (32768…), so outgoing connections do not take them. */
-export const RANDOM_BASE_PORT_MIN = 12_000;
-export const RANDOM_BASE_PORT_MAX = 28_000;
+const RANDOM_BASE_PORT_MIN = 12_000;
+const RANDOM_BASE_PORT_MAX = 28_000;
 /** Tries before pickFreeBasePort gives up (each try probes every port of the layout). */
-export const RANDOM_BASE_PORT_ATTEMPTS_MAX = 50;
+const RANDOM_BASE_PORT_ATTEMPTS_MAX = 50;
 
 /** Whether host:port can be bound right now (bound, then released at once). */
 export function isPortFree(host: string, port: number): Promise<boolean> {

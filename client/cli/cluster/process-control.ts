@@ -25,7 +25,7 @@ export function parseStopSignal(text: string): StopSignal {
   return found;
 }
 
-export interface SpawnedProcess {
+interface SpawnedProcess {
   pid: number;
   child: ChildProcess;
 }

@@ -7,7 +7,7 @@ import { ConveyorError, ErrorCode } from '../../../common/errors.js';
 import { logTail, pidState } from './process-control.js';
 
 /** One /readyz probe may take this long; a healthy local process answers in a few ms. */
-export const PROBE_TIMEOUT_MS = 1_000;
+const PROBE_TIMEOUT_MS = 1_000;
 /** How long `up` and `start` wait for a process to become ready (start-up includes TypeScript load and recovery). */
 export const READY_TIMEOUT_MS = 60_000;
 /** Poll interval while waiting for readiness. */
@@ -15,7 +15,7 @@ const READY_POLL_MS = 100;
 /** Largest /readyz body read; the status JSON is a few hundred bytes. */
 const PROBE_BODY_BYTES_MAX = 64 * 1024;
 
-export interface Probe {
+interface Probe {
   /** /readyz answered 200. */
   ready: boolean;
   /** The JSON body of /readyz (200 or 503), or null when nothing (valid) answered. */
@@ -39,7 +39,7 @@ export async function probeReady(host: string, httpPort: number, timeoutMs = PRO
   }
 }
 
-export interface ReadyTarget {
+interface ReadyTarget {
   name: string;
   pid: number;
   host: string;

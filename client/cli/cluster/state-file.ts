@@ -8,11 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConveyorError, ErrorCode } from '../../../common/errors.js';
 import type { ClusterOptions, ProcessSpec } from './layout.js';
 
-export const STATE_FILE_NAME = 'cluster.json';
+const STATE_FILE_NAME = 'cluster.json';
 /** Bumped on an incompatible change of the JSON below; an older launcher refuses a newer file. */
 export const STATE_VERSION = 1;
 /** How long to wait for another command's lock before giving up (they hold it for milliseconds). */
-export const STATE_LOCK_WAIT_MS_MAX = 10_000;
+const STATE_LOCK_WAIT_MS_MAX = 10_000;
 /** Poll interval while waiting for the lock. */
 const STATE_LOCK_POLL_MS = 20;
 

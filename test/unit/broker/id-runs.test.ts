@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { generatorCounter, generatorInstance, IdRuns, runIndexOf, runsOverlap, splitIntoRuns, ID_RUNS_SWEEP_INTERVAL_MS, RUN_IDS_MIN } from '../../../broker/id-runs.js';
-import { MessageIdGenerator } from '../../../client/message-id.js';
+import { IdRuns, runIndexOf, runsOverlap, splitIntoRuns, ID_RUNS_SWEEP_INTERVAL_MS, RUN_IDS_MIN } from '../../../broker/id-runs.js';
+import { generatorCounter, generatorInstance, MessageIdGenerator } from '../../../common/message-id.js';
 import { generatorId } from '../../helpers/generator-id.js';
 
 function ids(instance: number, first: number, count: number): Array<{ messageId: string }> {

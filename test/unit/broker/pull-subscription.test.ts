@@ -6,7 +6,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LongPollTable } from '../../../broker/long-poll.js';
-import { RequestGate, createBrokerHandlers } from '../../../broker/services/handlers.js';
+import { createBrokerHandlers } from '../../../broker/services/handlers.js';
+import { RequestGate } from '../../../broker/services/request-runner.js';
 import { PULL_SUBSCRIPTIONS_PER_STREAM_MAX } from '../../../broker/services/pull-subscription.js';
 import { withEncodedPullResponses } from '../../../broker/services/pull-response.js';
 import { PullService } from '../../../broker/services/pull.js';

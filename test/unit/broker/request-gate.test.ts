@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RequestGate } from '../../../broker/services/handlers.js';
+import { RequestGate } from '../../../broker/services/request-runner.js';
 import { ErrorCode, isConveyorError } from '../../../common/errors.js';
 
 describe('the request gate', () => {

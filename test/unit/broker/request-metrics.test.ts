@@ -4,7 +4,7 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createBrokerMetrics, REQUEST_METHODS_MAX, type MetricsSources } from '../../../broker/metrics.js';
-import { createRequestRunner, RequestGate } from '../../../broker/services/handlers.js';
+import { createRequestRunner, RequestGate } from '../../../broker/services/request-runner.js';
 import { ConveyorError, ErrorCode } from '../../../common/errors.js';
 import { silentLogger } from '../../../common/logging.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sendRequestsOf, serveSends } from '../../../broker/services/send-multi.js';
-import type { RequestRunner } from '../../../broker/services/handlers.js';
+import type { RequestRunner } from '../../../broker/services/request-runner.js';
 import { ConveyorError, ErrorCode } from '../../../common/errors.js';
 import { SEND_FRAME_REQUESTS_MAX } from '../../../common/stream-frames.js';
 import { conveyor } from '../../../proto/index.js';

@@ -15,7 +15,7 @@ import { createBrokerMetrics } from '../../../broker/metrics.js';
 import { AdminService } from '../../../broker/services/admin.js';
 import { ConsumerService } from '../../../broker/services/consumers.js';
 import type { ReplicationView, ServiceContext } from '../../../broker/services/context.js';
-import { RequestGate } from '../../../broker/services/handlers.js';
+import { RequestGate } from '../../../broker/services/request-runner.js';
 import { OffsetService } from '../../../broker/services/offsets.js';
 import { PullService } from '../../../broker/services/pull.js';
 import { SendService } from '../../../broker/services/send.js';

@@ -5,7 +5,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LongPollTable } from '../../../broker/long-poll.js';
-import { RequestGate, createBrokerHandlers } from '../../../broker/services/handlers.js';
+import { createBrokerHandlers } from '../../../broker/services/handlers.js';
+import { RequestGate } from '../../../broker/services/request-runner.js';
 import { EncodedPullResponse, withEncodedPullResponses } from '../../../broker/services/pull-response.js';
 import { PullService } from '../../../broker/services/pull.js';
 import { encodePullStreamResponse, freeBytesBefore, withStreamCodecs } from '../../../broker/services/stream-codecs.js';
@@ -332,20 +333,17 @@ describe('SendStream and PullStream', () => {
 });
 
 describe('BrokerConnections transport', () => {
-  it('carries sends and pulls over SendStream / PullStream by default, and as unary calls with transport unary', async () => {
+  it('carries sends and pulls over SendStream / PullStream, every other method as a unary call', async () => {
     const seen: string[] = [];
     const served = await serve({ onHandler: (method) => seen.push(method) });
-    for (const transport of ['stream', 'unary'] as const) {
-      seen.length = 0;
-      const connections = new BrokerConnections(60_000, undefined, undefined, transport);
-      cleanups.push(() => connections.close());
-      const sent = await connections.call(served.address, BrokerService.send, { topic: 't', queueId: 1, producerGroup: 'p', messages: [message(`m-${transport}-1`)] }, { deadlineMs: 5_000 });
-      expect(sent.results[0]?.status ?? sent.stored?.status).toBe(conveyor.ErrorCode.OK);
-      const pulled = await connections.call(served.address, BrokerService.pull, pullOf(1), { deadlineMs: 5_000 });
-      expect(pulled.recordCount).toBeGreaterThanOrEqual(1);
-      expect([...decodeRecords(Buffer.from(pulled.records))][0]?.messageId).toBe('m-stream-1');
-      await connections.call(served.address, BrokerService.getBrokerStatus, {}, { deadlineMs: 5_000 });
-      expect(seen).toEqual(transport === 'stream' ? ['sendStream', 'pullStream', 'getBrokerStatus'] : ['send', 'pull', 'getBrokerStatus']);
-    }
+    const connections = new BrokerConnections(60_000);
+    cleanups.push(() => connections.close());
+    const sent = await connections.call(served.address, BrokerService.send, { topic: 't', queueId: 1, producerGroup: 'p', messages: [message('m-stream-1')] }, { deadlineMs: 5_000 });
+    expect(sent.results[0]?.status ?? sent.stored?.status).toBe(conveyor.ErrorCode.OK);
+    const pulled = await connections.call(served.address, BrokerService.pull, pullOf(1), { deadlineMs: 5_000 });
+    expect(pulled.recordCount).toBeGreaterThanOrEqual(1);
+    expect([...decodeRecords(Buffer.from(pulled.records))][0]?.messageId).toBe('m-stream-1');
+    await connections.call(served.address, BrokerService.getBrokerStatus, {}, { deadlineMs: 5_000 });
+    expect(seen).toEqual(['sendStream', 'pullStream', 'getBrokerStatus']);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMessageId, MessageIdGenerator, messageIdTimestampMs, validateMessageId } from '../../../client/message-id.js';
+import { createMessageId, MessageIdGenerator, messageIdTimestampMs, validateMessageId } from '../../../common/message-id.js';
 import { ErrorCode } from '../../../common/errors.js';
 
 describe('message ids', () => {

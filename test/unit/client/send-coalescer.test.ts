@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assignMessageIds, MESSAGE_ID_UNASSIGNED } from '../../../client/message-id.js';
+import { assignMessageIds, MESSAGE_ID_UNASSIGNED } from '../../../common/message-id.js';
 import { COALESCE_MESSAGES_MAX, COALESCE_RPCS_IN_FLIGHT_MAX, SendCoalescer } from '../../../client/send-coalescer.js';
 
 interface Rpc<M = string> {

@@ -1,14 +1,22 @@
-// Client-generated message ids (DESIGN.md §1): unique, kept across retries, the key the broker
-// de-duplicates on. Format: 32 lowercase hex characters =
+// Message ids (DESIGN.md §1): unique, kept across retries, the key the broker de-duplicates on.
+// The one definition of their format, for the client that generates them and the broker and
+// store that parse them. Generated ids are 32 lowercase hex characters =
 //   12 hex  milliseconds since the Unix epoch (48 bits; sorts by creation time)
 //   12 hex  random per generator (48 bits, from crypto; tells processes apart)
 //    8 hex  counter per generator (32 bits, wraps; tells ids of one generator apart)
+// A user may supply an id of its own instead (validateMessageId).
 import { randomBytes } from 'node:crypto';
-import { ConveyorError, ErrorCode } from '../common/errors.js';
+import { ConveyorError, ErrorCode } from './errors.js';
+import { MESSAGE_ID_BYTES_MAX } from './limits.js';
 
+/** Characters of a generated ("generator-format") id. */
 export const MESSAGE_ID_HEX_LENGTH = 32;
-/** Ids a user supplies: printable, bounded so the broker's de-duplication window stays small. */
-export const MESSAGE_ID_LENGTH_MAX = 128;
+/** Where the instance part of a generated id starts (after 12 hex of time). */
+const INSTANCE_START = 12;
+/** Where the counter part starts (after 12 hex of instance). */
+const COUNTER_START = 24;
+/** Ids a user supplies: printable, bounded so the broker's de-duplication window stays small (one byte per character). */
+const MESSAGE_ID_LENGTH_MAX = MESSAGE_ID_BYTES_MAX;
 const USER_ID_PATTERN = /^[\x21-\x7e]+$/;
 const COUNTER_MODULUS = 0x1_0000_0000;
 
@@ -96,4 +104,46 @@ export function validateMessageId(id: string): string {
     );
   }
   return id;
+}
+
+/** 0–15 for a lowercase hex digit, -1 otherwise. */
+function hexValue(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  if (code >= 97 && code <= 102) return code - 87;
+  return -1;
+}
+
+/**
+ * The generator instance (48 bits) of a generator-format id, or -1 for any other id. "Generator
+ * format" here is 32 characters whose instance and counter parts are lowercase hex: the time part
+ * is not looked at (the broker's id runs ignore it; its store index decides), and every check in
+ * the broker uses this one definition. No allocation.
+ */
+export function generatorInstance(id: string): number {
+  if (id.length !== MESSAGE_ID_HEX_LENGTH) return -1;
+  let value = 0;
+  for (let i = INSTANCE_START; i < COUNTER_START; i++) {
+    const digit = hexValue(id.charCodeAt(i));
+    if (digit < 0) return -1;
+    value = value * 16 + digit;
+  }
+  return value;
+}
+
+/** The counter (32 bits) of a generator-format id, or -1 for any other id. No allocation. */
+export function generatorCounter(id: string): number {
+  if (id.length !== MESSAGE_ID_HEX_LENGTH) return -1;
+  let value = 0;
+  for (let i = COUNTER_START; i < MESSAGE_ID_HEX_LENGTH; i++) {
+    const digit = hexValue(id.charCodeAt(i));
+    if (digit < 0) return -1;
+    value = value * 16 + digit;
+  }
+  return value;
+}
+
+/** Whether two ids of generator length have the same instance part, compared by characters (no parse, no allocation). */
+export function sameGeneratorInstance(id: string, other: string): boolean {
+  for (let i = INSTANCE_START; i < COUNTER_START; i++) if (id.charCodeAt(i) !== other.charCodeAt(i)) return false;
+  return true;
 }
