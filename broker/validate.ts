@@ -13,7 +13,7 @@ import { CLIENT_ID_LENGTH_MAX } from './consumer-groups.js';
 export const QUEUE_COUNT_MAX = 1024;
 /** Permission bits (common.proto): 4 readable, 2 writable. */
 export const PERM_READ = 4;
-const PERM_WRITE = 2;
+export const PERM_WRITE = 2;
 export const PERM_READ_WRITE = PERM_READ | PERM_WRITE;
 
 function invalidArgument(message: string, fields: Record<string, string | number> = {}): ConveyorError {
