@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Producer, PullConsumer, PushConsumer, type Message, type MessageQueue, type PushConsumerOptions } from '../../client/index.js';
 import { queueKey } from '../../client/route.js';
+import { longPollWaiting } from '../helpers/metrics.js';
 import { tempDir } from '../helpers/processes.js';
 import { startTestCluster, type TestCluster } from './client-fixture.js';
 
@@ -77,13 +78,6 @@ describe('consumer groups', () => {
     return shares;
   }
 
-  /** Pulls and subscriptions a broker holds waiting right now (its long-poll gauge). */
-  async function waitingAt(httpPort: number): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith('conveyor_broker_long_poll_waiting'));
-    return Number(line?.split(' ').at(-1) ?? NaN);
-  }
-
   // First in the file: no other consumer holds anything at the brokers yet.
   it('reads every queue in order and without gaps through subscriptions, filtered by tag, across a rebalance, leaving nothing held', async () => {
     await admin.createTopic('subscribed', { queues: 4 });
@@ -91,7 +85,7 @@ describe('consumer groups', () => {
     await expect.poll(() => first.consumer.assignment().length, { timeout: 10_000 }).toBe(8);
     // Every queue subscribed and waiting: one hold per queue at each broker, no more.
     const httpPorts = cluster.brokers.map((b) => b.httpPort);
-    await expect.poll(async () => Promise.all(httpPorts.map(waitingAt)), { timeout: 10_000 }).toEqual([4, 4]);
+    await expect.poll(async () => Promise.all(httpPorts.map(longPollWaiting)), { timeout: 10_000 }).toEqual([4, 4]);
 
     const kept: string[] = [];
     const send = async (count: number, prefix: string): Promise<void> => {
@@ -126,9 +120,9 @@ describe('consumer groups', () => {
     }
     // Idle again: each queue is held once, by its one owner; the queues the second member took
     // over are no longer held by the first.
-    await expect.poll(async () => Promise.all(httpPorts.map(waitingAt)), { timeout: 10_000 }).toEqual([4, 4]);
+    await expect.poll(async () => Promise.all(httpPorts.map(longPollWaiting)), { timeout: 10_000 }).toEqual([4, 4]);
     await Promise.all(group.map((m) => m.consumer.shutdown()));
-    await expect.poll(async () => Promise.all(httpPorts.map(waitingAt)), { timeout: 10_000 }).toEqual([0, 0]);
+    await expect.poll(async () => Promise.all(httpPorts.map(longPollWaiting)), { timeout: 10_000 }).toEqual([0, 0]);
   });
 
   it('gives three consumers of one group disjoint shares and every one of 20,000 messages exactly once', async () => {
