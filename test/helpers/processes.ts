@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll } from 'vitest';
+import { loopBound } from './loop-bound.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 export const CONVEYOR_BIN = join(REPO_ROOT, 'bin', 'conveyor.js');
@@ -22,9 +23,14 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** `count` distinct free ports; the OS may hand the same port out twice, so a few extra tries are allowed. */
 export async function freePorts(count: number): Promise<number[]> {
   const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freePort());
+  const bound = loopBound(`picking ${count} free ports`, 2 * count + 8, 10_000);
+  while (ports.size < count) {
+    bound.tick();
+    ports.add(await freePort());
+  }
   return [...ports];
 }
 
