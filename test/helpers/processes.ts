@@ -35,17 +35,14 @@ export async function freePorts(count: number): Promise<number[]> {
 }
 
 /**
- * A temp directory removed when the test file ends, after the processes spawned here have stopped:
- * vitest runs after-all hooks in reverse order, so this one (registered by the test file) would
- * otherwise run before this module's own and remove the directory under a broker that is still
- * writing to it (ENOTEMPTY).
+ * A temp directory removed when the test file ends, after the processes spawned here have stopped
+ * (a broker still writing into it would make the removal fail with ENOTEMPTY). Callable anywhere:
+ * at the top of a file, in a describe, in a hook or inside a test; one after-all hook of this
+ * module, registered before the test file's own, removes them all last.
  */
 export function tempDir(prefix = 'conveyor-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  afterAll(async () => {
-    await stopLive();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  tempDirs.add(dir);
   return dir;
 }
 
@@ -62,11 +59,18 @@ export interface RunningProcess {
 }
 
 const live = new Set<RunningProcess>();
+const tempDirs = new Set<string>();
 /** Stops every process spawned here that is still running (SIGKILL after 2 s). */
 async function stopLive(): Promise<void> {
   await Promise.all([...live].map((p) => p.stop(2_000)));
 }
-afterAll(stopLive);
+// Registered when a test file imports this module, so before the file's own hooks: it runs after
+// them (vitest runs after-all hooks in reverse order), once their consumers and clusters are down.
+afterAll(async () => {
+  await stopLive();
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+});
 
 export interface SpawnOptions {
   name: string;
