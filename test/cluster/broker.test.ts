@@ -9,6 +9,7 @@ import { CHANNEL_OPTIONS, callUnary } from '../../common/grpc.js';
 import { MESSAGE_BODY_BYTES_MAX } from '../../common/limits.js';
 import { decodeRecords } from '../../common/record.js';
 import { BrokerService, NameServerService, conveyor } from '../../proto/index.js';
+import { longPollWaiting } from '../helpers/metrics.js';
 import { freePorts, spawnConveyor, tempDir, waitReady, type RunningProcess } from '../helpers/processes.js';
 
 const CALL_DEADLINE_MS = 5_000;
@@ -153,7 +154,7 @@ describe('a broker next to a nameserver', () => {
     const offset = await queueMax('idle', 1);
     const started = Date.now();
     const pull = callUnary(broker, BrokerService.pull, { consumerGroup: 'g', topic: 'idle', queueId: 1, queueOffset: offset, maxWaitMs: 10_000 }, 15_000);
-    await new Promise((r) => setTimeout(r, 300)); // let the pull reach the broker and wait there
+    await expect.poll(() => longPollWaiting(masterHttpPort), { timeout: 5_000, interval: 20 }).toBe(1); // the pull waits at the broker
     const sentAt = Date.now();
     await send('idle', 1, [msg('idle-1', 'wake up')]);
     const answer = await pull;
@@ -219,7 +220,7 @@ describe('a broker next to a nameserver', () => {
 
     // A pull held at shutdown is answered at once, not after its 10 s hold.
     const held = callUnary(broker, BrokerService.pull, { consumerGroup: 'cg', topic: 'durable', queueId: 1, queueOffset: 0, maxWaitMs: 10_000 }, 15_000);
-    await new Promise((r) => setTimeout(r, 200)); // let the pull reach the broker and wait there
+    await expect.poll(() => longPollWaiting(masterHttpPort), { timeout: 5_000, interval: 20 }).toBe(1); // the pull waits at the broker
     const stoppedAt = Date.now();
     expect(await master.stop()).toBe(0);
     expect((await held).status).toBe(conveyor.PullStatus.PULL_NO_NEW_MESSAGE);

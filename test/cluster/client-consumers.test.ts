@@ -1,10 +1,12 @@
 // Consumer groups against real processes (issue 4 "Done when"): disjoint shares and exactly-once
 // delivery without faults, rebalancing on join and leave without loss, broadcasting, resuming from
-// the committed offset, and long polling. Push consumers read through pull subscriptions (the
-// default): the first test checks that path's order, filtering, frames and clean-up at the brokers.
+// the committed offset, starting from a timestamp, and long polling. Push consumers read through
+// pull subscriptions (the default): the first test checks that path's order, filtering, frames and
+// clean-up at the brokers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Producer, PullConsumer, PushConsumer, type Message, type MessageQueue, type PushConsumerOptions } from '../../client/index.js';
 import { queueKey } from '../../client/route.js';
+import { longPollWaiting } from '../helpers/metrics.js';
 import { tempDir } from '../helpers/processes.js';
 import { startTestCluster, type TestCluster } from './client-fixture.js';
 
@@ -76,13 +78,6 @@ describe('consumer groups', () => {
     return shares;
   }
 
-  /** Pulls and subscriptions a broker holds waiting right now (its long-poll gauge). */
-  async function waitingAt(httpPort: number): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith('conveyor_broker_long_poll_waiting'));
-    return Number(line?.split(' ').at(-1) ?? NaN);
-  }
-
   // First in the file: no other consumer holds anything at the brokers yet.
   it('reads every queue in order and without gaps through subscriptions, filtered by tag, across a rebalance, leaving nothing held', async () => {
     await admin.createTopic('subscribed', { queues: 4 });
@@ -90,7 +85,7 @@ describe('consumer groups', () => {
     await expect.poll(() => first.consumer.assignment().length, { timeout: 10_000 }).toBe(8);
     // Every queue subscribed and waiting: one hold per queue at each broker, no more.
     const httpPorts = cluster.brokers.map((b) => b.httpPort);
-    await expect.poll(async () => Promise.all(httpPorts.map(waitingAt)), { timeout: 10_000 }).toEqual([4, 4]);
+    await expect.poll(async () => Promise.all(httpPorts.map(longPollWaiting)), { timeout: 10_000 }).toEqual([4, 4]);
 
     const kept: string[] = [];
     const send = async (count: number, prefix: string): Promise<void> => {
@@ -125,9 +120,9 @@ describe('consumer groups', () => {
     }
     // Idle again: each queue is held once, by its one owner; the queues the second member took
     // over are no longer held by the first.
-    await expect.poll(async () => Promise.all(httpPorts.map(waitingAt)), { timeout: 10_000 }).toEqual([4, 4]);
+    await expect.poll(async () => Promise.all(httpPorts.map(longPollWaiting)), { timeout: 10_000 }).toEqual([4, 4]);
     await Promise.all(group.map((m) => m.consumer.shutdown()));
-    await expect.poll(async () => Promise.all(httpPorts.map(waitingAt)), { timeout: 10_000 }).toEqual([0, 0]);
+    await expect.poll(async () => Promise.all(httpPorts.map(longPollWaiting)), { timeout: 10_000 }).toEqual([0, 0]);
   });
 
   it('gives three consumers of one group disjoint shares and every one of 20,000 messages exactly once', async () => {
@@ -210,6 +205,42 @@ describe('consumer groups', () => {
     expect(new Set(second.received.map((r) => r.messageId))).toEqual(new Set(after));
     expect(second.received.some((r) => before.includes(r.messageId))).toBe(false);
     await second.consumer.shutdown();
+  });
+
+  it('starts a consumer `from: { timestamp }` at exactly the messages stored from that time on', async () => {
+    await admin.createTopic('from-time', { queues: 4 });
+    const sendStamped = async (count: number, prefix: string): Promise<Array<{ id: string; storedAt: number }>> => {
+      const results = await producer.sendBatch('from-time', Array.from({ length: count }, (_, i) => ({ body: `${prefix}-${i}` })));
+      return results.map((r) => ({ id: r.messageId, storedAt: r.storeTimestampMs }));
+    };
+    const before: Array<{ id: string; storedAt: number }> = [];
+    for (let i = 0; i < 4; i++) before.push(...(await sendStamped(50, `before-${i}`)));
+    // The start time: a millisecond past the last store time of `before`, and passed on this
+    // machine's clock (which the brokers share) before the next sends.
+    const from = Math.max(...before.map((m) => m.storedAt)) + 1;
+    await expect.poll(() => Date.now(), { timeout: 1_000, interval: 1 }).toBeGreaterThan(from);
+    const after: Array<{ id: string; storedAt: number }> = [];
+    for (let i = 0; i < 4; i++) after.push(...(await sendStamped(50, `after-${i}`)));
+    expect(after.every((m) => m.storedAt >= from)).toBe(true);
+    const expected = new Set(after.map((m) => m.id));
+
+    const push = await member('from-time', 'g-from-time', { from: { timestamp: from } });
+    await expect.poll(() => push.received.length, { timeout: 30_000, interval: 100 }).toBeGreaterThanOrEqual(after.length);
+    expect(push.received).toHaveLength(after.length);
+    expect(new Set(push.received.map((m) => m.messageId))).toEqual(expected);
+    await push.consumer.shutdown();
+
+    const pull = new PullConsumer({ nameservers: cluster.nameservers, group: 'g-from-time-pull', from: { timestamp: from } });
+    await pull.start();
+    try {
+      await pull.assign(await pull.queues('from-time'));
+      const polled: Message[] = [];
+      for (let i = 0; i < 40 && polled.length < after.length; i++) polled.push(...(await pull.poll(64)));
+      expect(polled).toHaveLength(after.length);
+      expect(new Set(polled.map((m) => m.messageId))).toEqual(expected);
+    } finally {
+      await pull.shutdown();
+    }
   });
 
   it('lets a pull consumer list queues, pull from any offset, commit and read the commit back', async () => {

@@ -8,6 +8,7 @@ import { Admin, Producer, PushConsumer, type Message, type SendResult } from '..
 import { pickFreeBasePort, resolveClusterOptions, startLocalCluster, type LocalCluster } from '../../client/cli/cluster/index.js';
 import { CHANNEL_OPTIONS, callUnary } from '../../common/grpc.js';
 import { BrokerService } from '../../proto/index.js';
+import { loopBound } from '../helpers/loop-bound.js';
 import { tempDir } from '../helpers/processes.js';
 import { producerResumeMs } from '../chaos/recovery.js';
 import type { SendRecord } from '../chaos/ledger.js';
@@ -81,7 +82,10 @@ describe('client failover', () => {
     let stop = false;
     let seq = 0;
     const loop = (async () => {
+      // Stopped by the test (also when it fails: finally below); the bound is a backstop.
+      const bound = loopBound('the failover send loop', 100_000, 110_000);
       while (!stop) {
+        bound.tick();
         const startedAtMs = now();
         const result: SendResult = await producer.send('failover-send', { body: `m${seq}` });
         sends.push({ id: result.messageId, producer: 0, seq: seq++, startedAtMs, endedAtMs: now(), outcome: result.status, brokerName: result.brokerName });

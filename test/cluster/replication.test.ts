@@ -12,6 +12,7 @@ import { errorCodeName, isConveyorError } from '../../common/errors.js';
 import { CHANNEL_OPTIONS, callUnary } from '../../common/grpc.js';
 import { decodeRecords } from '../../common/record.js';
 import { BrokerService, conveyor } from '../../proto/index.js';
+import { expectProgress, loopBound } from '../helpers/loop-bound.js';
 import { freePorts, spawnConveyor, tempDir, waitReady, type RunningProcess } from '../helpers/processes.js';
 
 const CALL_DEADLINE_MS = 5_000;
@@ -88,11 +89,13 @@ async function connectedSlaves(httpAddress: string): Promise<number> {
 /** Every record of one queue as [messageId, body, physicalOffset], read by pulls from `address`. */
 async function readQueue(address: string, queueId: number, topic = TOPIC): Promise<Array<[string, string, number]>> {
   const out: Array<[string, string, number]> = [];
+  const bound = loopBound(`reading ${topic}/${queueId} from ${address}`, 1_000, 60_000);
   for (let offset = 0; ; ) {
+    bound.tick();
     const answer = await callUnary(client(address), BrokerService.pull, { consumerGroup: 'reader', topic, queueId, queueOffset: offset, maxCount: 1_024 }, CALL_DEADLINE_MS);
     if (answer.status !== conveyor.PullStatus.PULL_FOUND) return out;
     for (const r of decodeRecords(Buffer.from(answer.records))) out.push([r.messageId, Buffer.from(r.body).toString(), r.physicalOffset]);
-    offset = answer.nextQueueOffset;
+    offset = expectProgress(`pull of ${topic}/${queueId} from ${address}`, offset, answer.nextQueueOffset);
   }
 }
 

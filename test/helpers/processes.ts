@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll } from 'vitest';
+import { loopBound } from './loop-bound.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 export const CONVEYOR_BIN = join(REPO_ROOT, 'bin', 'conveyor.js');
@@ -22,24 +23,26 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** `count` distinct free ports; the OS may hand the same port out twice, so a few extra tries are allowed. */
 export async function freePorts(count: number): Promise<number[]> {
   const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freePort());
+  const bound = loopBound(`picking ${count} free ports`, 2 * count + 8, 10_000);
+  while (ports.size < count) {
+    bound.tick();
+    ports.add(await freePort());
+  }
   return [...ports];
 }
 
 /**
- * A temp directory removed when the test file ends, after the processes spawned here have stopped:
- * vitest runs after-all hooks in reverse order, so this one (registered by the test file) would
- * otherwise run before this module's own and remove the directory under a broker that is still
- * writing to it (ENOTEMPTY).
+ * A temp directory removed when the test file ends, after the processes spawned here have stopped
+ * (a broker still writing into it would make the removal fail with ENOTEMPTY). Callable anywhere:
+ * at the top of a file, in a describe, in a hook or inside a test; one after-all hook of this
+ * module, registered before the test file's own, removes them all last.
  */
 export function tempDir(prefix = 'conveyor-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  afterAll(async () => {
-    await stopLive();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  tempDirs.add(dir);
   return dir;
 }
 
@@ -56,11 +59,18 @@ export interface RunningProcess {
 }
 
 const live = new Set<RunningProcess>();
+const tempDirs = new Set<string>();
 /** Stops every process spawned here that is still running (SIGKILL after 2 s). */
 async function stopLive(): Promise<void> {
   await Promise.all([...live].map((p) => p.stop(2_000)));
 }
-afterAll(stopLive);
+// Registered when a test file imports this module, so before the file's own hooks: it runs after
+// them (vitest runs after-all hooks in reverse order), once their consumers and clusters are down.
+afterAll(async () => {
+  await stopLive();
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+});
 
 export interface SpawnOptions {
   name: string;

@@ -83,21 +83,23 @@ export interface TestBroker {
 /**
  * Opens a store in a new temp directory with topic 't' (4 queues), a 60 s de-duplication window,
  * a long-poll table woken by the store's dispatch and a request gate; `cleanups` receives what
- * closes and removes them (to run in reverse order).
+ * closes and removes them (to run in reverse order). `clock` (default Date.now) stamps the stored
+ * records and runs the services.
  */
-export async function openTestBroker(dirPrefix: string, cleanups: Array<() => Promise<unknown> | void>): Promise<TestBroker> {
+export async function openTestBroker(dirPrefix: string, cleanups: Array<() => Promise<unknown> | void>, options: { clock?: () => number } = {}): Promise<TestBroker> {
+  const clock = options.clock ?? (() => Date.now());
   const dir = mkdtempSync(join(tmpdir(), dirPrefix));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const store = await MessageStore.open({ dataDir: dir, segmentBytes: 1024 * 1024, backgroundTimers: false });
+  const store = await MessageStore.open({ dataDir: dir, segmentBytes: 1024 * 1024, backgroundTimers: false, clock });
   cleanups.push(() => store.close());
   const log = silentLogger();
   const topics = new TopicManager({ meta: store.meta, autoCreateTopics: false, defaultQueueCount: 4, onChange: () => undefined, log });
   await topics.load();
   await topics.upsert({ topicName: 't', readQueueCount: 4, writeQueueCount: 4, perm: 6 });
-  const dedup = new DedupWindow({ windowMs: 60_000, startedAtMs: Date.now(), newestStoredBeforeStartMs: null });
+  const dedup = new DedupWindow({ windowMs: 60_000, startedAtMs: clock(), newestStoredBeforeStartMs: null });
   const longPolls = new LongPollTable();
   const gate = new RequestGate();
-  const ctx = testServiceContext({ store, topics, dedup, longPolls, clock: () => Date.now(), isStopping: () => gate.isClosed, inFlightRequests: () => gate.inFlight, log });
+  const ctx = testServiceContext({ store, topics, dedup, longPolls, clock, isStopping: () => gate.isClosed, inFlightRequests: () => gate.inFlight, log });
   cleanups.push(store.onDispatch((topic, queueId, max) => longPolls.notify(topic, queueId, max)));
   const services = { send: new SendService(ctx), pull: new PullService(ctx), offsets: new OffsetService(ctx), consumers: new ConsumerService(ctx), admin: new AdminService(ctx) };
   return { store, longPolls, gate, ctx, services, log };

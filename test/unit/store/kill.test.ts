@@ -6,6 +6,7 @@ import { describe, expect, vi } from 'vitest';
 import { decodeRecord, decodeRecords } from '../../../common/record.js';
 import { syncAppenderBody } from './fixtures/sync-appender-body.js';
 import { test } from './helpers.js';
+import { expectProgress, loopBound } from '../../helpers/loop-bound.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/sync-appender.ts', import.meta.url));
 
@@ -72,21 +73,25 @@ describe('kill -9 during sync-flushed appends', () => {
     for (let queueId = 0; queueId < 4; queueId++) {
       const { minQueueOffset, maxQueueOffset } = store.queueRange('killed', queueId);
       let offset = minQueueOffset;
+      const bound = loopBound(`reading killed/${queueId}`, maxQueueOffset - minQueueOffset);
       while (offset < maxQueueOffset) {
+        bound.tick();
         const result = await store.read('killed', queueId, offset, { maxCount: 500, maxBytes: 1 << 22 });
         const records = [...decodeRecords(result.records)];
         records.forEach((r, i) => expect(r.queueOffset).toBe(offset + i));
         for (const r of records) expect(Buffer.from(r.body).equals(syncAppenderBody(r.messageId))).toBe(true);
-        offset = result.nextQueueOffset;
+        offset = expectProgress(`read of killed/${queueId}`, offset, result.nextQueueOffset);
       }
     }
     // Segment by segment (64 KiB each): a read to the segment end holds whole records and paddings only.
     let physicalOffset = store.minPhysicalOffset;
     let whole = 0;
+    const bySegment = loopBound('reading the commit log by segment', Math.ceil(store.maxPhysicalOffset / (64 * 1024)) + 1);
     while (physicalOffset < store.maxPhysicalOffset) {
+      bySegment.tick();
       const bytes = await store.readCommitLog(physicalOffset, 64 * 1024 - (physicalOffset % (64 * 1024)));
       whole += [...decodeRecords(bytes)].length;
-      physicalOffset += bytes.length;
+      physicalOffset = expectProgress('commit-log read', physicalOffset, physicalOffset + bytes.length);
     }
     expect(physicalOffset).toBe(store.maxPhysicalOffset);
     expect(whole).toBeGreaterThanOrEqual(acked.length);

@@ -6,6 +6,7 @@ import { MESSAGE_BODY_BYTES_MAX } from '../../../common/limits.js';
 import { decodeRecord, decodeRecords, measureBatch } from '../../../common/record.js';
 import { message, messages, test } from './helpers.js';
 import { rejectionOf } from '../../helpers/errors.js';
+import { expectProgress, loopBound } from '../../helpers/loop-bound.js';
 
 describe('append and read', () => {
   test('round-trips many topics and queues at once across segment rolls', async ({ openStore, dataDir }) => {
@@ -30,7 +31,9 @@ describe('append and read', () => {
         expect(store.queueRange(topic, queueId)).toEqual({ minQueueOffset: 0, maxQueueOffset: 100 });
         const ids: string[] = [];
         let offset = 0;
+        const bound = loopBound(`reading ${topic}/${queueId}`, 100);
         while (offset < 100) {
+          bound.tick();
           const result = await store.read(topic, queueId, offset, { maxCount: 32, maxBytes: 1 << 20 });
           expect(result.status).toBe('found');
           const records = [...decodeRecords(result.records)];
@@ -39,7 +42,7 @@ describe('append and read', () => {
             expect(r).toMatchObject({ topic, queueId, queueOffset: offset + i });
           });
           ids.push(...records.map((r) => r.messageId));
-          offset = result.nextQueueOffset;
+          offset = expectProgress(`read of ${topic}/${queueId}`, offset, result.nextQueueOffset);
         }
         expect(ids).toEqual(expected.get(`${topic}/${queueId}`));
       }

@@ -4,6 +4,7 @@ import { describe, expect } from 'vitest';
 import { decodeRecords } from '../../../common/record.js';
 import type { MessageStore } from '../../../broker/store/index.js';
 import { captureLog, messages, test } from './helpers.js';
+import { expectProgress, loopBound } from '../../helpers/loop-bound.js';
 
 async function lastSegment(dataDir: string): Promise<string> {
   const names = (await readdir(path.join(dataDir, 'commitlog'))).sort();
@@ -25,10 +26,12 @@ async function readAll(store: MessageStore, topic: string, queueId: number): Pro
   const ids: string[] = [];
   const { minQueueOffset, maxQueueOffset } = store.queueRange(topic, queueId);
   let offset = minQueueOffset;
+  const bound = loopBound(`reading ${topic}/${queueId}`, maxQueueOffset - minQueueOffset);
   while (offset < maxQueueOffset) {
+    bound.tick();
     const result = await store.read(topic, queueId, offset, { maxCount: 100, maxBytes: 1 << 22 });
     ids.push(...[...decodeRecords(result.records)].map((r) => r.messageId));
-    offset = result.nextQueueOffset;
+    offset = expectProgress(`read of ${topic}/${queueId}`, offset, result.nextQueueOffset);
   }
   return ids;
 }

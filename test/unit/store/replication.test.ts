@@ -6,6 +6,7 @@ import { ErrorCode } from '../../../common/errors.js';
 import { decodeRecord } from '../../../common/record.js';
 import { message, messages, test } from './helpers.js';
 import { rejectionOf } from '../../helpers/errors.js';
+import { expectProgress, loopBound } from '../../helpers/loop-bound.js';
 
 const base: Omit<StoreOptions, 'dataDir'> = { segmentBytes: 64 * 1024, consumeQueueEntriesPerFile: 100, backgroundTimers: false };
 
@@ -29,9 +30,13 @@ async function copy(master: MessageStore, slave: MessageStore, seed = 7): Promis
     return 1 + (state % 5_000);
   };
   let calls = 0;
+  const bound = loopBound('copying the log to the slave', master.maxPhysicalOffset + 1);
   while (slave.receivedPhysicalOffset < master.maxPhysicalOffset) {
-    const bytes = await master.readCommitLog(slave.receivedPhysicalOffset, nextSize());
-    await slave.appendCommitLogBytes(slave.receivedPhysicalOffset, bytes);
+    bound.tick();
+    const from = slave.receivedPhysicalOffset;
+    const bytes = await master.readCommitLog(from, nextSize());
+    await slave.appendCommitLogBytes(from, bytes);
+    expectProgress('slave copy', from, slave.receivedPhysicalOffset);
     calls++;
   }
   return calls;
@@ -105,8 +110,12 @@ describe('replication hooks', () => {
       const flushed: number[] = [];
       slave.onFlushed((offset) => flushed.push(offset));
       await master.append('t', 0, messages('m', 20, 1000));
+      const bound = loopBound('copying the log to the sync-flush slave', Math.ceil(master.maxPhysicalOffset / 3000) + 1);
       while (slave.receivedPhysicalOffset < master.maxPhysicalOffset) {
-        await slave.appendCommitLogBytes(slave.receivedPhysicalOffset, await master.readCommitLog(slave.receivedPhysicalOffset, 3000));
+        bound.tick();
+        const from = slave.receivedPhysicalOffset;
+        await slave.appendCommitLogBytes(from, await master.readCommitLog(from, 3000));
+        expectProgress('sync-flush slave copy', from, slave.receivedPhysicalOffset);
         expect(slave.flushedPhysicalOffset).toBe(slave.maxPhysicalOffset);
       }
       expect(flushed.at(-1)).toBe(master.maxPhysicalOffset);
