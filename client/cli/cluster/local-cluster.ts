@@ -25,15 +25,15 @@ import { READY_TIMEOUT_MS, waitUntilReady } from './readiness.js';
 import { statusOf, type ProcessStatus } from './process-status.js';
 import { readState, requireState, updateState, withStateLock, writeState, STATE_VERSION, type ClusterState, type ProcessRecord } from './state-file.js';
 
+/** Levels from this module to the package root: client/cli/cluster (3), plus dist/ (4); bounded. */
+const PACKAGE_ROOT_DEPTH_MAX = 6;
+
 /**
  * bin/conveyor.js of this package (a checkout or an installed copy): every process is
  * `node <bin> nameserver|broker …`. This module runs from its source (tests) and from dist/, at
  * different depths below the package root, so the root is found by walking up to bin/conveyor.js.
  */
 export const CONVEYOR_BIN = findPackageBin(dirname(fileURLToPath(import.meta.url)));
-
-/** Levels from this module to the package root: client/cli/cluster (3), plus dist/ (4); bounded. */
-const PACKAGE_ROOT_DEPTH_MAX = 6;
 
 function findPackageBin(from: string): string {
   let dir = from;
