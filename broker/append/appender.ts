@@ -14,7 +14,6 @@ import { ConveyorError, ErrorCode, errorCodeName } from '../../common/errors.js'
 import { conveyor } from '../../proto/index.js';
 import type { ReplicationWaitCode } from '../ha/index.js';
 import type { BrokerMetrics } from '../metrics.js';
-import type { BrokerIdentity, ReplicationView } from '../services/context.js';
 import { deadlineRemainingMs } from '../services/deadline.js';
 import type { AppendResult, StoreMessageInput } from '../store/index.js';
 import { validateAppendBatch } from '../validate.js';
@@ -40,11 +39,18 @@ export interface DeadlineSource {
  */
 export const SYNC_WAIT_DEADLINE_MARGIN_MS = 200;
 
+/** The sync replication wait (broker/replication.ts builds it on a master in sync mode). */
+export interface SyncReplication {
+  waitForReplication(physicalOffsetEnd: number, timeoutMs: number): Promise<ReplicationWaitCode>;
+  /** The broker's replicationTimeoutMs setting. */
+  readonly timeoutMs: number;
+}
+
 export interface AppenderOptions {
   store: AppendStore;
-  identity: Pick<BrokerIdentity, 'brokerName' | 'brokerId'>;
+  identity: { readonly brokerName: string; readonly brokerId: number };
   /** `sync` is set on a master in sync replication mode. */
-  replication: Pick<ReplicationView, 'sync'>;
+  replication: { readonly sync: SyncReplication | undefined };
   metrics: Pick<BrokerMetrics, 'syncReplication'>;
 }
 

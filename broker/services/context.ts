@@ -3,9 +3,8 @@
 // MessageStore the services use; it has no `append`: every write goes through the Appender
 // (broker/append/appender.ts).
 import type { Logger } from '../../common/logging.js';
-import type { Appender } from '../append/appender.js';
+import type { Appender, SyncReplication } from '../append/appender.js';
 import type { SystemTopics } from '../append/system-topics.js';
-import type { ReplicationWaitCode } from '../ha/index.js';
 import type { ConsumerGroupTable } from '../consumer-groups.js';
 import type { DedupWindow } from '../dedup-window.js';
 import type { LongPollTable } from '../long-poll.js';
@@ -47,12 +46,6 @@ export interface ReplicationView {
   readonly sync: SyncReplication | undefined;
   /** A topic or group config changed (master: slaves copy configs again; slave: nothing). */
   configsChanged(): void;
-}
-
-export interface SyncReplication {
-  waitForReplication(physicalOffsetEnd: number, timeoutMs: number): Promise<ReplicationWaitCode>;
-  /** The broker's replicationTimeoutMs setting. */
-  readonly timeoutMs: number;
 }
 
 export interface ServiceContext {
