@@ -13,7 +13,7 @@ import type { MessageStore } from '../store/index.js';
 import type { TopicManager } from '../topics.js';
 
 /** The store as the services use it (reads, lookups, deletion; writes go through the Appender). */
-export type BrokerStore = Pick<
+type BrokerStore = Pick<
   MessageStore,
   | 'read'
   | 'queueRange'

@@ -11,7 +11,7 @@
 // from memory, or a generator id inside a remembered run: DedupWindow.needsStoreLookup), the
 // store's message-id index.
 //
-// Generator-format ids (client/message-id.ts) in runs of consecutive counters (id-runs.ts) are
+// Generator-format ids (common/message-id.ts) in runs of consecutive counters (id-runs.ts) are
 // checked and remembered per run, in flight and in the window: a fresh batch of one producer
 // costs a few range checks and a parse per id instead of map operations per id.
 //
@@ -109,7 +109,7 @@ function waitFor(entry: InFlightEntry, id: string): Promise<StoredResult> {
  * the end of each record stored by this call (physicalOffset + size) and, for a duplicate (whose
  * size is not remembered), one past its first byte (slaves acknowledge whole records only).
  */
-export function replicationEnd(resolved: ReadonlyArray<{ result: StoredResult }>, sizeByIndex: ReadonlyMap<number, number>): number {
+function replicationEnd(resolved: ReadonlyArray<{ result: StoredResult }>, sizeByIndex: ReadonlyMap<number, number>): number {
   let end = 0;
   resolved.forEach(({ result }, i) => {
     end = Math.max(end, result.physicalOffset + (sizeByIndex.get(i) ?? 1));

@@ -23,7 +23,7 @@ import { sendRequestsOf, serveSends } from './send-multi.js';
  * most one send per (topic, queue) in flight and a consumer one pull per queue, far below this; it
  * bounds a misbehaving client to the memory of this many requests.
  */
-export const STREAM_FRAMES_IN_FLIGHT_MAX = 1_024;
+const STREAM_FRAMES_IN_FLIGHT_MAX = 1_024;
 
 /** A request frame of either stream, as decoded. */
 interface RequestFrame<Req> {
@@ -235,7 +235,7 @@ function serveStream<Req, Res>(call: grpc.ServerDuplexStream<RequestFrame<unknow
   });
 }
 
-export interface StreamHandlers {
+interface StreamHandlers {
   sendStream: grpc.handleBidiStreamingCall<conveyor.SendStreamRequest, conveyor.ISendStreamResponse>;
   pullStream: grpc.handleBidiStreamingCall<conveyor.PullStreamRequest, conveyor.IPullStreamResponse>;
 }
