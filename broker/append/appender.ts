@@ -12,9 +12,8 @@
 // `write` is both, for writers that have nothing to do in between.
 import { ConveyorError, ErrorCode, errorCodeName } from '../../common/errors.js';
 import { conveyor } from '../../proto/index.js';
-import type { ReplicationWaitCode } from '../ha/index.js';
 import type { BrokerMetrics } from '../metrics.js';
-import type { BrokerIdentity, ReplicationView } from '../services/context.js';
+import type { ReplicationView, ReplicationWaitCode } from '../replication/index.js';
 import { deadlineRemainingMs } from '../services/deadline.js';
 import type { AppendResult, StoreMessageInput } from '../store/index.js';
 import { validateAppendBatch } from '../validate.js';
@@ -42,7 +41,8 @@ export const SYNC_WAIT_DEADLINE_MARGIN_MS = 200;
 
 export interface AppenderOptions {
   store: AppendStore;
-  identity: Pick<BrokerIdentity, 'brokerName' | 'brokerId'>;
+  /** The broker's name and id (ServiceContext.identity's; a type of its own, so this module does not import the services' context, which imports it). */
+  identity: { readonly brokerName: string; readonly brokerId: number };
   /** `sync` is set on a master in sync replication mode. */
   replication: Pick<ReplicationView, 'sync'>;
   metrics: Pick<BrokerMetrics, 'syncReplication'>;

@@ -27,7 +27,7 @@ interface Rule {
 
 const RULES: readonly Rule[] = [
   { why: 'the client library shares only proto/ and common/ with the processes', from: 'client/', to: ['broker/', 'nameserver/'] },
-  { why: 'the store does no RPC: it never reaches the services, replication or gRPC', from: 'broker/store/', to: ['broker/services/', 'broker/ha/', 'common/grpc.ts', 'pkg:@grpc/grpc-js'] },
+  { why: 'the store does no RPC: it never reaches the services, replication or gRPC', from: 'broker/store/', to: ['broker/services/', 'broker/replication/', 'common/grpc.ts', 'pkg:@grpc/grpc-js'] },
   { why: 'common/ is shared by everyone, so it depends on nothing of theirs', from: 'common/', to: [], onlyTo: ['common/', 'proto/', 'pkg:'] },
   { why: 'the nameserver knows no broker internals and no client', from: 'nameserver/', to: ['broker/', 'client/'] },
   { why: 'the broker never depends on the client library or the nameserver (they share proto/ and common/)', from: 'broker/', to: ['client/', 'nameserver/'] },
