@@ -3,7 +3,7 @@
 import { Option, type Command } from 'commander';
 import { ConveyorError, ErrorCode } from '../../common/errors.js';
 import type { Message } from '../message.js';
-import { PushConsumer } from '../push-consumer.js';
+import { PushConsumer } from '../consumer/push-consumer.js';
 import { clientOptions, globalOptions, integerOption, printLine } from './shared.js';
 
 /** Default wait with --count: long enough for a cluster that is still electing routes. */

@@ -4,7 +4,7 @@
 // (ConveyorError: one line `error: CODE: message` on stderr); 2 a usage error (commander's message).
 import { Command, CommanderError, Option } from 'commander';
 import { ConveyorError, ErrorCode, errorCodeName } from '../../common/errors.js';
-import { NAMESERVERS_DEFAULT } from '../discovery.js';
+import { NAMESERVERS_DEFAULT } from '../routing/discovery.js';
 import { registerBenchCommands } from './bench/command.js';
 import { registerClusterCommands } from './cluster/command.js';
 import { registerConsumeCommand } from './consume.js';

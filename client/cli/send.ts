@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 import { ConveyorError, ErrorCode } from '../../common/errors.js';
 import { BATCH_MESSAGE_COUNT_MAX } from '../../common/limits.js';
 import type { OutgoingMessage } from '../message.js';
-import { Producer, type SendResult } from '../producer.js';
+import { Producer, type SendResult } from '../producer/producer.js';
 import { clientOptions, globalOptions, integerOption, printLine } from './shared.js';
 
 /** Most messages one `send` command sends. */

@@ -3,9 +3,9 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import pino from 'pino';
 import type { Logger } from '../../common/logging.js';
-import { Admin } from '../admin.js';
+import { Admin } from '../admin/admin.js';
 import type { ClientOptions } from '../client-context.js';
-import { NAMESERVERS_DEFAULT } from '../discovery.js';
+import { NAMESERVERS_DEFAULT } from '../routing/discovery.js';
 
 export const LOG_LEVELS = ['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 

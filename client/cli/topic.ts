@@ -1,6 +1,6 @@
 // `conveyor topic create|list|describe|delete`.
 import type { Command } from 'commander';
-import { TOPIC_QUEUES_DEFAULT, TOPIC_QUEUES_MAX } from '../admin.js';
+import { TOPIC_QUEUES_DEFAULT, TOPIC_QUEUES_MAX } from '../admin/admin.js';
 import { formatTime, globalOptions, integerOption, printJson, printLine, table, withAdmin } from './shared.js';
 
 export function registerTopicCommands(program: Command): void {

@@ -1,7 +1,7 @@
 // Reading and checking the `conveyor bench` options (pure). Commander hands over strings; this
 // turns them into typed, bounded options or throws INVALID_ARGUMENT listing every problem at once,
 // each naming its flag, before anything connects or sends.
-import { COALESCE_RPCS_IN_FLIGHT_DEFAULT, COALESCE_RPCS_IN_FLIGHT_MAX } from '../../send-coalescer.js';
+import { COALESCE_RPCS_IN_FLIGHT_DEFAULT, COALESCE_RPCS_IN_FLIGHT_MAX } from '../../producer/send-coalescer.js';
 import { ConveyorError, ErrorCode } from '../../../common/errors.js';
 import { isValidName } from '../../../common/names.js';
 import { BATCH_BYTES_MAX, BATCH_MESSAGE_COUNT_MAX, MESSAGE_BODY_BYTES_MAX } from '../../../common/limits.js';

@@ -12,9 +12,9 @@ import { PULL_SUBSCRIPTIONS_PER_STREAM_MAX } from '../../../../broker/services/p
 import { withEncodedPullResponses } from '../../../../broker/services/pull-response.js';
 import { PullService } from '../../../../broker/services/pull.js';
 import { withStreamCodecs } from '../../../../broker/services/stream-codecs.js';
-import { SubscriptionCredit, topUpThreshold } from '../../../../client/queue-subscription.js';
+import { SubscriptionCredit, topUpThreshold } from '../../../../client/consumer/queue-subscription.js';
 import { isUnreachable } from '../../../../client/retry-policy.js';
-import { PULL_STREAM_METHOD, SEND_STREAM_METHOD, StreamMux, type MuxSubscription } from '../../../../client/stream-mux.js';
+import { PULL_STREAM_METHOD, SEND_STREAM_METHOD, StreamMux, type MuxSubscription } from '../../../../client/transport/stream-mux.js';
 import type { ConveyorError } from '../../../../common/errors.js';
 import { CHANNEL_OPTIONS, bindServer } from '../../../../common/grpc.js';
 import { decodeRecords } from '../../../../common/record.js';

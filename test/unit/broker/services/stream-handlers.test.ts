@@ -11,9 +11,9 @@ import { EncodedPullResponse, withEncodedPullResponses } from '../../../../broke
 import { PullService } from '../../../../broker/services/pull.js';
 import { encodePullStreamResponse, freeBytesBefore, withStreamCodecs } from '../../../../broker/services/stream-codecs.js';
 import { MessageStore } from '../../../../broker/store/index.js';
-import { BrokerConnections, isCancelled } from '../../../../client/broker-connections.js';
+import { BrokerConnections, isCancelled } from '../../../../client/transport/broker-connections.js';
 import { isRetryableSendError, isUnreachable } from '../../../../client/retry-policy.js';
-import { PULL_STREAM_METHOD, SEND_STREAM_METHOD, StreamMux, isStreamUnsupported } from '../../../../client/stream-mux.js';
+import { PULL_STREAM_METHOD, SEND_STREAM_METHOD, StreamMux, isStreamUnsupported } from '../../../../client/transport/stream-mux.js';
 import { ConveyorError, ErrorCode, errorCodeName } from '../../../../common/errors.js';
 import { CHANNEL_OPTIONS, bindServer, callUnary } from '../../../../common/grpc.js';
 import { encodeRequestFrame } from '../../../../common/stream-frames.js';
