@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 /** The folders whose .ts files make the graph (tests and node_modules are not in it). */
-const SOURCE_FOLDERS = ['proto', 'common', 'nameserver', 'broker', 'client', 'deploy', 'scripts'];
+const SOURCE_FOLDERS = ['proto', 'common', 'nameserver', 'broker', 'client', 'cli', 'deploy', 'tools', 'scripts'];
 
 /** An import edge: `from` imports `to`, both repository-relative with '/' separators; npm packages and node builtins as `pkg:<name>`. */
 type Graph = Map<string, Set<string>>;
@@ -31,6 +31,12 @@ const RULES: readonly Rule[] = [
   { why: 'common/ is shared by everyone, so it depends on nothing of theirs', from: 'common/', to: [], onlyTo: ['common/', 'proto/', 'pkg:'] },
   { why: 'the nameserver knows no broker internals and no client', from: 'nameserver/', to: ['broker/', 'client/'] },
   { why: 'the broker never depends on the client library or the nameserver (they share proto/ and common/)', from: 'broker/', to: ['client/', 'nameserver/'] },
+  { why: 'the published library knows nothing of the command, the launcher or the tools built on it', from: 'client/', to: ['cli/', 'deploy/', 'tools/'] },
+  { why: 'the processes know nothing of the command, the launcher or the tools', from: 'broker/', to: ['cli/', 'deploy/', 'tools/'] },
+  { why: 'the processes know nothing of the command, the launcher or the tools', from: 'nameserver/', to: ['cli/', 'deploy/', 'tools/'] },
+  { why: 'the command reaches the processes over the wire, through the library', from: 'cli/', to: ['broker/', 'nameserver/'] },
+  { why: 'the local launcher starts processes through bin/conveyor.js and is a command of cli/, not a user of it', from: 'deploy/', to: ['broker/', 'nameserver/', 'client/', 'cli/', 'tools/'] },
+  { why: 'the tools are commands of cli/, not users of it', from: 'tools/', to: ['cli/'] },
 ];
 
 /**
@@ -180,6 +186,8 @@ describe('import rules of the source tree', () => {
     expect(graph.size).toBeGreaterThan(150);
     expect(graph.get('client/producer/producer.ts')).toContain('common/errors.ts');
     expect(graph.get('broker/broker.ts')).toContain('pkg:@grpc/grpc-js');
+    expect(graph.get('cli/main.ts')).toContain('deploy/local/command.ts');
+    expect(graph.get('tools/bench/bench-suite.ts')).toContain('deploy/local/index.ts');
   });
 
   it('has no import cycle', () => {
