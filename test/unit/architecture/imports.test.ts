@@ -179,6 +179,16 @@ function forbiddenEdges(graph: Graph, rules: readonly Rule[], allowed: typeof AL
   return found.sort();
 }
 
+/** Edges from outside `folder` to a file of it other than its index.ts, as `from → to`. */
+function facadeBypasses(graph: Graph, folder: string): string[] {
+  const found: string[] = [];
+  for (const [from, targets] of graph) {
+    if (from.startsWith(folder)) continue;
+    for (const to of targets) if (to.startsWith(folder) && to !== `${folder}index.ts`) found.push(`${from} → ${to}`);
+  }
+  return found.sort();
+}
+
 describe('import rules of the source tree', () => {
   const graph = buildGraph();
 
@@ -196,6 +206,10 @@ describe('import rules of the source tree', () => {
 
   it('has no edge against the dependency rules', () => {
     expect(forbiddenEdges(graph, RULES, ALLOWED)).toEqual([]);
+  });
+
+  it('reaches replication only through its facade, broker/replication/index.ts', () => {
+    expect(facadeBypasses(graph, 'broker/replication/')).toEqual([]);
   });
 
   it('allows only edges that exist and break a rule (a stale allowance is removed)', () => {
@@ -229,5 +243,13 @@ describe('the checks themselves', () => {
       `common/y.ts → nameserver/w.ts (${RULES[2]!.why})`,
     ]);
     expect(forbiddenEdges(graph, RULES, [{ from: 'client/x.ts', to: 'broker/z.ts', why: 'test' }])).toHaveLength(1);
+  });
+
+  it('find an import past a facade', () => {
+    const graph: Graph = new Map([
+      ['broker/broker.ts', new Set(['broker/replication/index.ts', 'broker/replication/roles.ts'])],
+      ['broker/replication/index.ts', new Set(['broker/replication/roles.ts'])],
+    ]);
+    expect(facadeBypasses(graph, 'broker/replication/')).toEqual(['broker/broker.ts → broker/replication/roles.ts']);
   });
 });
