@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // The `conveyor` command. A thin dispatcher onto the compiled JavaScript in dist/ (npm run build):
-// server processes live in nameserver/ and broker/, everything else (cluster launcher, admin,
-// send/consume, bench) in client/cli.
+// server processes live in nameserver/ and broker/, everything else (admin, send/consume, and the
+// cluster launcher of deploy/local/ and the benchmarks of tools/bench/ as commands) in cli/.
 import { existsSync } from 'node:fs';
 
 const command = process.argv[2];
 const entry =
   command === 'nameserver' ? '../dist/nameserver/main.js'
   : command === 'broker' ? '../dist/broker/main.js'
-  : '../dist/client/cli/main.js';
+  : '../dist/cli/main.js';
 const url = new URL(entry, import.meta.url);
 if (!existsSync(url)) {
   process.stderr.write(`conveyor: ${url.pathname} is missing: this checkout is not built (run \`npm run build\`)\n`);

@@ -11,12 +11,12 @@ import { BrokerService, ReplicationService } from '../proto/index.js';
 import { Appender } from './append/appender.js';
 import { SystemTopics } from './append/system-topics.js';
 import type { BrokerConfig } from './config.js';
-import { ConsumerGroupTable } from './consumer-groups.js';
-import { DedupWindow } from './dedup-window.js';
-import { LongPollTable } from './long-poll.js';
+import { ConsumerGroupTable } from './consumers/consumer-groups.js';
+import { DedupWindow } from './dedup/dedup-window.js';
+import { LongPollTable } from './consumers/long-poll.js';
 import { createBrokerMetrics, type BrokerMetrics } from './metrics.js';
-import { Registration } from './registration.js';
-import { startBrokerReplication, type BrokerReplication } from './replication.js';
+import { Registration } from './registration/registration.js';
+import { startBrokerReplication, type BrokerReplication } from './replication/index.js';
 import { AdminService } from './services/admin.js';
 import { ConsumerService } from './services/consumers.js';
 import { isMaster, type BrokerIdentity, type ServiceContext } from './services/context.js';
@@ -28,7 +28,7 @@ import { withEncodedPullResponses } from './services/pull-response.js';
 import { withStreamCodecs } from './services/stream-codecs.js';
 import { SendService } from './services/send.js';
 import { MessageStore } from './store/index.js';
-import { TopicManager } from './topics.js';
+import { TopicManager } from './topics/topics.js';
 
 /** How long shutdown waits for in-flight calls (held pulls are answered at once) before going on. */
 export const DRAIN_TIMEOUT_MS = 5_000;

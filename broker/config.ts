@@ -2,7 +2,7 @@
 // flags). Every setting works from the environment alone (Kubernetes), e.g. CONVEYOR_BROKER_NAME.
 import { COMMON_SETTINGS, parseSettingFlags, type ConfigOf, type Schema } from '../common/config.js';
 import { NAME_PATTERN } from '../common/names.js';
-import { METADATA_SYNC_INTERVAL_MS_DEFAULT, SYNC_REPLICATION_TIMEOUT_MS_DEFAULT } from './ha/index.js';
+import { METADATA_SYNC_INTERVAL_MS_DEFAULT, REPLICATION_MODES, SYNC_REPLICATION_TIMEOUT_MS_DEFAULT } from './replication/index.js';
 import { SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN } from './store/store-limits.js';
 
 const NAME_HINT = '1 to 127 characters of A-Z a-z 0-9 _ % -';
@@ -17,7 +17,7 @@ export const BROKER_SETTINGS = {
   nameservers: { kind: 'list', default: ['127.0.0.1:9876'], description: 'nameserver addresses host:port, comma-separated; the broker registers with every one' },
   dataDir: { kind: 'string', flag: '--data', description: 'directory of the commit log, consume queues and metadata (required)' },
   flushMode: { kind: 'enum', default: 'async', values: ['async', 'sync'] as const, flag: '--flush', description: 'sync: acknowledge a send only after an fsync covering it' },
-  replicationMode: { kind: 'enum', default: 'async', values: ['async', 'sync'] as const, flag: '--replication', description: 'sync: a master acknowledges a send once a slave has flushed it (else the result says SLAVE_TIMEOUT / SLAVE_NOT_AVAILABLE)' },
+  replicationMode: { kind: 'enum', default: 'async', values: REPLICATION_MODES, flag: '--replication', description: 'sync: a master acknowledges a send once a slave has flushed it (else the result says SLAVE_TIMEOUT / SLAVE_NOT_AVAILABLE)' },
   replicationTimeoutMs: { kind: 'int', default: SYNC_REPLICATION_TIMEOUT_MS_DEFAULT, min: 1, max: 60_000, description: 'sync replication: longest a send waits for a slave (also capped by the call deadline minus 200 ms)' },
   metadataSyncIntervalMs: { kind: 'int', default: METADATA_SYNC_INTERVAL_MS_DEFAULT, min: 100, max: 3_600_000, description: 'slave: interval of copying topic configs, group configs and consumer offsets from the master' },
   autoCreateTopics: { kind: 'bool', default: false, description: 'create an unknown topic on its first send, with defaultQueueCount queues' },

@@ -1,5 +1,5 @@
 // Prometheus metrics of the broker (prom-client), prefixed conveyor_broker_ (replication's
-// conveyor_replication_). Topic labels are bounded by TOPICS_MAX (broker/topics.ts); method and
+// conveyor_replication_). Topic labels are bounded by TOPICS_MAX (broker/topics/topics.ts); method and
 // status labels by the proto.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { assert } from '../common/errors.js';
@@ -10,7 +10,7 @@ interface StoreGauges {
   flushedPhysicalOffset(): number;
 }
 
-/** Replication as the gauges read it (broker/replication.ts). */
+/** Replication as the gauges read it (broker/replication/index.ts). */
 export interface ReplicationGauges {
   /** Master: the worst connected slave; slave: its own lag. */
   lag(): { bytes: number; ms: number };

@@ -7,7 +7,7 @@ import { MESSAGE_ID_BYTES_MAX } from '../common/limits.js';
 import { isSystemTopic, SYSTEM_TOPIC_PREFIX, validateName } from '../common/names.js';
 import { measureBatch, type RecordMessage } from '../common/record.js';
 import { conveyor } from '../proto/index.js';
-import { CLIENT_ID_LENGTH_MAX } from './consumer-groups.js';
+import { CLIENT_ID_LENGTH_MAX } from './consumers/consumer-groups.js';
 
 /** Queue counts of a topic: RocketMQ's practical range; more queues than this is a misconfiguration. */
 export const QUEUE_COUNT_MAX = 1024;

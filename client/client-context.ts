@@ -6,10 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { ConveyorError, ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/logging.js';
 import { silentLogger } from '../common/logging.js';
-import { BrokerConnections, CONNECTION_IDLE_CLOSE_MS_DEFAULT } from './broker-connections.js';
-import { Discovery, grpcTransport, NAMESERVER_RESOLVE_INTERVAL_MS_DEFAULT, NAMESERVER_TIMEOUT_MS_DEFAULT, NAMESERVERS_DEFAULT } from './discovery.js';
-import { BrokerSuspicion } from './read-target.js';
-import { RouteCache, ROUTE_REFRESH_INTERVAL_MS_DEFAULT } from './route-cache.js';
+import { BrokerConnections, CONNECTION_IDLE_CLOSE_MS_DEFAULT } from './transport/broker-connections.js';
+import { Discovery, grpcTransport, NAMESERVER_RESOLVE_INTERVAL_MS_DEFAULT, NAMESERVER_TIMEOUT_MS_DEFAULT, NAMESERVERS_DEFAULT } from './routing/discovery.js';
+import { BrokerSuspicion } from './routing/read-target.js';
+import { RouteCache, ROUTE_REFRESH_INTERVAL_MS_DEFAULT } from './routing/route-cache.js';
 
 /** Options every client object takes. */
 export interface ClientOptions {

@@ -73,7 +73,7 @@ export const MESSAGE_ID_UNASSIGNED = '';
 /**
  * Gives every message still without an id (MESSAGE_ID_UNASSIGNED) the process-wide generator's
  * next ids, in order: the ids of one RPC are consecutive counters of one generator, which the
- * broker remembers as one run (broker/id-runs.ts) instead of one entry per id. A message that
+ * broker remembers as one run (broker/dedup/id-runs.ts) instead of one entry per id. A message that
  * already has an id (a user id, or one given to an earlier attempt) keeps it, so a retry carries
  * the same id (the broker de-duplicates on it). Returns how many ids were given.
  */

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 /** Files that are JavaScript (or declarations) already: copied to the same place under dist/. */
-const COPIED = ['proto/gen/conveyor.js', 'proto/gen/conveyor.d.ts', 'client/cli/bench/cpu-profile-preload.mjs'];
+const COPIED = ['proto/gen/conveyor.js', 'proto/gen/conveyor.d.ts', 'tools/bench/cpu-profile-preload.mjs'];
 
 if (process.argv.includes('--clean')) rmSync(dist, { recursive: true, force: true });
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');

@@ -12,8 +12,8 @@
 // `write` is both, for writers that have nothing to do in between.
 import { ConveyorError, ErrorCode, errorCodeName } from '../../common/errors.js';
 import { conveyor } from '../../proto/index.js';
-import type { ReplicationWaitCode } from '../ha/index.js';
 import type { BrokerMetrics } from '../metrics.js';
+import type { ReplicationView, ReplicationWaitCode } from '../replication/index.js';
 import { deadlineRemainingMs } from '../services/deadline.js';
 import type { AppendResult, StoreMessageInput } from '../store/index.js';
 import { validateAppendBatch } from '../validate.js';
@@ -39,18 +39,12 @@ export interface DeadlineSource {
  */
 export const SYNC_WAIT_DEADLINE_MARGIN_MS = 200;
 
-/** The sync replication wait (broker/replication.ts builds it on a master in sync mode). */
-export interface SyncReplication {
-  waitForReplication(physicalOffsetEnd: number, timeoutMs: number): Promise<ReplicationWaitCode>;
-  /** The broker's replicationTimeoutMs setting. */
-  readonly timeoutMs: number;
-}
-
 export interface AppenderOptions {
   store: AppendStore;
+  /** The broker's name and id (ServiceContext.identity's; a type of its own, so this module does not import the services' context, which imports it). */
   identity: { readonly brokerName: string; readonly brokerId: number };
   /** `sync` is set on a master in sync replication mode. */
-  replication: { readonly sync: SyncReplication | undefined };
+  replication: Pick<ReplicationView, 'sync'>;
   metrics: Pick<BrokerMetrics, 'syncReplication'>;
 }
 

@@ -9,7 +9,7 @@
 import { assert } from '../../common/errors.js';
 import { isSystemTopic, SYSTEM_TOPIC_PREFIX, validateName } from '../../common/names.js';
 import type { MessageStore, ReadOptions, ReadResult, StoreMessageInput } from '../store/index.js';
-import type { TopicConfig, TopicManager } from '../topics.js';
+import type { TopicConfig, TopicManager } from '../topics/topics.js';
 import { PERM_READ_WRITE, PERM_WRITE, validateQueueId } from '../validate.js';
 import type { Appender, DeadlineSource, Written } from './appender.js';
 

@@ -3,7 +3,7 @@
 // topics (common/names.ts SYSTEM_TOPIC_PREFIX) are the broker's own: no upsert or delete here
 // (ACCESS_DENIED); stats and lookups cover them like any topic.
 // Topic changes are persisted, then re-registered with every nameserver before the call answers
-// (broker/topics.ts onChange), so a route lookup right after UpsertTopic already lists this broker.
+// (broker/topics/topics.ts onChange), so a route lookup right after UpsertTopic already lists this broker.
 import { ConveyorError, ErrorCode } from '../../common/errors.js';
 import { validateName } from '../../common/names.js';
 import type { conveyor } from '../../proto/index.js';

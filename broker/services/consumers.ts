@@ -2,7 +2,7 @@
 import { ConveyorError, ErrorCode } from '../../common/errors.js';
 import { validateName } from '../../common/names.js';
 import { conveyor } from '../../proto/index.js';
-import { CONSUMER_TOPICS_MAX } from '../consumer-groups.js';
+import { CONSUMER_TOPICS_MAX } from '../consumers/consumer-groups.js';
 import { validateClientId } from '../validate.js';
 import type { ServiceContext } from './context.js';
 

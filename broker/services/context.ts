@@ -3,14 +3,15 @@
 // MessageStore the services use; it has no `append`: every write goes through the Appender
 // (broker/append/appender.ts).
 import type { Logger } from '../../common/logging.js';
-import type { Appender, SyncReplication } from '../append/appender.js';
+import type { Appender } from '../append/appender.js';
 import type { SystemTopics } from '../append/system-topics.js';
-import type { ConsumerGroupTable } from '../consumer-groups.js';
-import type { DedupWindow } from '../dedup-window.js';
-import type { LongPollTable } from '../long-poll.js';
+import type { ReplicationView } from '../replication/index.js';
+import type { ConsumerGroupTable } from '../consumers/consumer-groups.js';
+import type { DedupWindow } from '../dedup/dedup-window.js';
+import type { LongPollTable } from '../consumers/long-poll.js';
 import type { BrokerMetrics } from '../metrics.js';
 import type { MessageStore } from '../store/index.js';
-import type { TopicManager } from '../topics.js';
+import type { TopicManager } from '../topics/topics.js';
 
 /** The store as the services use it (reads, lookups, deletion; writes go through the Appender). */
 type BrokerStore = Pick<
@@ -33,19 +34,6 @@ export interface BrokerIdentity {
   readonly brokerId: number;
   readonly flushMode: string;
   readonly replicationMode: string;
-}
-
-/** What the services see of replication (broker/replication.ts builds it). */
-export interface ReplicationView {
-  /** Master: the worst connected slave; slave: its own distance to the master. 0/0 when unknown. */
-  lag(): { bytes: number; ms: number };
-  /**
-   * Set on a master in sync replication mode: a send waits until a slave has flushed everything
-   * below `physicalOffsetEnd` (OK), or answers SLAVE_TIMEOUT / SLAVE_NOT_AVAILABLE. Never rejects.
-   */
-  readonly sync: SyncReplication | undefined;
-  /** A topic or group config changed (master: slaves copy configs again; slave: nothing). */
-  configsChanged(): void;
 }
 
 export interface ServiceContext {

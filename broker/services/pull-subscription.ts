@@ -12,7 +12,7 @@ import type { PullService, QueueReader } from './pull.js';
 
 /**
  * Messages a subscription may be granted ahead at most. A consumer grants what its process queue
- * has room for (1,000 by default, client/push-consumer.ts), so this only bounds a misbehaving
+ * has room for (1,000 by default, client/consumer/push-consumer.ts), so this only bounds a misbehaving
  * client: the broker never has more than this many messages of one subscription written and not
  * yet granted again.
  */

@@ -7,7 +7,7 @@ import { ConveyorError, ErrorCode, unreachable } from '../../common/errors.js';
 import { validateName } from '../../common/names.js';
 import { conveyor } from '../../proto/index.js';
 import type { ReadResult } from '../store/types.js';
-import { parseTagExpression } from '../tag-filter.js';
+import { parseTagExpression } from '../consumers/tag-filter.js';
 import { isReadable, validateQueueId, validateQueueOffset } from '../validate.js';
 import { isMaster, type ServiceContext } from './context.js';
 import { deadlineRemainingMs } from './deadline.js';

@@ -23,12 +23,12 @@ import type * as grpc from '@grpc/grpc-js';
 import { ConveyorError, ErrorCode, unreachable } from '../../common/errors.js';
 import { decodeRecordIndexFields, type RecordMessage } from '../../common/record.js';
 import { conveyor } from '../../proto/index.js';
-import type { StoredResult } from '../dedup-window.js';
+import type { StoredResult } from '../dedup/dedup-window.js';
 import { generatorCounter, generatorInstance } from '../../common/message-id.js';
-import { runIndexOf, runsIntersect, runsOverlap, splitIntoRuns, type BatchRuns } from '../id-runs.js';
+import { runIndexOf, runsIntersect, runsOverlap, splitIntoRuns, type BatchRuns } from '../dedup/id-runs.js';
 import type { AppendResult } from '../store/index.js';
 import { isWritable, toRecordMessages, validateQueueId, validateSendBatch } from '../validate.js';
-import type { ReplicationWaitCode } from '../ha/index.js';
+import type { ReplicationWaitCode } from '../replication/index.js';
 import type { ServiceContext } from './context.js';
 
 export { SYNC_WAIT_DEADLINE_MARGIN_MS } from '../append/appender.js';

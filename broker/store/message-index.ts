@@ -9,14 +9,14 @@
 // Writes are batched off the append path. Until a batch is in level, lookups find it in memory:
 // one map entry per unwritten id points at its newest unwritten batch (no object per record), and
 // only an id found there makes a lookup scan the unwritten batches (at most
-// INDEX_PENDING_ENTRIES_MAX entries). Runs of generator-format ids (broker/id-runs.ts) get no map
+// INDEX_PENDING_ENTRIES_MAX entries). Runs of generator-format ids (broker/dedup/id-runs.ts) get no map
 // entry: a lookup of such an id checks each unwritten batch's runs (a few comparisons per batch).
 // In level, ids of consecutive, contiguous records with consecutive generator counters share one
 // `idrun:` entry (one put per up to INDEX_RUN_IDS_MAX ids); a lookup reads both kinds.
 import type { Logger } from 'pino';
 import { writeU64 } from '../../common/record.js';
 import { generatorCounter, generatorInstance } from '../../common/message-id.js';
-import { RUN_IDS_MIN, runIndexOf, splitIdsIntoRuns, type BatchRuns } from '../id-runs.js';
+import { RUN_IDS_MIN, runIndexOf, splitIdsIntoRuns, type BatchRuns } from '../dedup/id-runs.js';
 import type { DispatchBatch } from './batch-encoder.js';
 import { ID_SPAN_KEY_PREFIX, IdRunSpans } from './id-run-spans.js';
 import { ID_KEY_PREFIX, ID_RUN_KEY_PREFIX, IdRunWriter, locationInRun, RUN_LOOKUP_ENTRIES, runKeyRange, runQueryOf, type IndexLocation, type RunQuery } from './id-run-index.js';

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Admin } from '../../client/index.js';
-import { brokerPorts, groupName, pickFreeBasePort, resolveClusterOptions, startLocalCluster, type LocalCluster } from '../../client/cli/cluster/index.js';
+import { brokerPorts, groupName, pickFreeBasePort, resolveClusterOptions, startLocalCluster, type LocalCluster } from '../../deploy/local/index.js';
 import { silentLogger, type Logger } from '../../common/logging.js';
 import { checkLinkCut, healEverything, runFault, seconds, type FaultTools } from './faults.js';
 import { Ledger, type QueueRange } from './ledger.js';

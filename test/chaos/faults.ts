@@ -2,7 +2,7 @@
 // local cluster launcher (SIGKILL + restart, SIGSTOP + SIGCONT) or the broker proxies (a silent
 // cut of a slave's replication link). Also: the capability check for the link cut, and the
 // "everything healthy again" step at the end of a run.
-import type { LocalCluster } from '../../client/cli/cluster/index.js';
+import type { LocalCluster } from '../../deploy/local/index.js';
 import type { ExecutedFault } from './recovery.js';
 import type { PlannedFault } from './schedule.js';
 import type { TcpProxy } from './tcp-proxy.js';

@@ -2,7 +2,7 @@
 // one master): tiny bounded runs whose --json summaries must hold sane, non-zero numbers. Not a
 // performance assertion: the standard suite (`npm run bench`) measures speed.
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { BenchSummary } from '../../client/cli/bench/report.js';
+import type { BenchSummary } from '../../tools/bench/report.js';
 import { runCli, startTestCluster, type TestCluster } from './client-fixture.js';
 
 const MESSAGES = 2_000;

@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isUnreachable } from '../../client/retry-policy.js';
-import { PULL_STREAM_METHOD, SEND_STREAM_METHOD, StreamMux } from '../../client/stream-mux.js';
+import { PULL_STREAM_METHOD, SEND_STREAM_METHOD, StreamMux } from '../../client/transport/stream-mux.js';
 import { isConveyorError } from '../../common/errors.js';
 import { CHANNEL_OPTIONS, callUnary } from '../../common/grpc.js';
 import { decodeRecords } from '../../common/record.js';

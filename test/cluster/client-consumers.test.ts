@@ -5,7 +5,7 @@
 // clean-up at the brokers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Producer, PullConsumer, PushConsumer, type Message, type MessageQueue, type PushConsumerOptions } from '../../client/index.js';
-import { queueKey } from '../../client/route.js';
+import { queueKey } from '../../client/routing/route.js';
 import { longPollWaiting } from '../helpers/metrics.js';
 import { tempDir } from '../helpers/processes.js';
 import { startTestCluster, type TestCluster } from './client-fixture.js';

@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Producer, PushConsumer, type Message, type SendResult } from '../../client/index.js';
-import { pickFreeBasePort, resolveClusterOptions, startLocalCluster, type LocalCluster } from '../../client/cli/cluster/index.js';
+import { pickFreeBasePort, resolveClusterOptions, startLocalCluster, type LocalCluster } from '../../deploy/local/index.js';
 import { CHANNEL_OPTIONS, callUnary } from '../../common/grpc.js';
 import { BrokerService } from '../../proto/index.js';
 import { loopBound } from '../helpers/loop-bound.js';

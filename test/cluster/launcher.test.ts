@@ -11,8 +11,8 @@ import {
   startLocalCluster,
   type ClusterOptionsInput,
   type ProcessStatus,
-} from '../../client/cli/cluster/index.js';
-import { isPidAlive } from '../../client/cli/cluster/process-control.js';
+} from '../../deploy/local/index.js';
+import { isPidAlive } from '../../deploy/local/process-control.js';
 import { BROKER_NODE_FLAGS } from '../../common/node-flags.js';
 import { runConveyor, tempDir, type CliResult } from '../helpers/processes.js';
 

@@ -3,8 +3,8 @@
 // the group, take the cluster down. Each step must exit 0 and say what happened.
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalCluster, pickFreeBasePort, readState, resolveClusterOptions } from '../../client/cli/cluster/index.js';
-import { isPidAlive } from '../../client/cli/cluster/process-control.js';
+import { LocalCluster, pickFreeBasePort, readState, resolveClusterOptions } from '../../deploy/local/index.js';
+import { isPidAlive } from '../../deploy/local/process-control.js';
 import { freshShellEnv, runConveyor, tempDir, type CliResult } from '../helpers/processes.js';
 
 /** Any one step must finish within this (cluster up starts five processes on a busy 2-core machine). */

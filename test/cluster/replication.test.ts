@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { LocalCluster, pickFreeBasePort, resolveClusterOptions, startLocalCluster } from '../../client/cli/cluster/index.js';
+import { LocalCluster, pickFreeBasePort, resolveClusterOptions, startLocalCluster } from '../../deploy/local/index.js';
 import { errorCodeName, isConveyorError } from '../../common/errors.js';
 import { CHANNEL_OPTIONS, callUnary } from '../../common/grpc.js';
 import { decodeRecords } from '../../common/record.js';

@@ -5,9 +5,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Producer, type SendResult } from '../../client/index.js';
-import { SEND_MULTI_STREAM_METHOD } from '../../client/send-frames.js';
-import { encodeSendRequest } from '../../client/send-request-encoder.js';
-import { StreamMux } from '../../client/stream-mux.js';
+import { SEND_MULTI_STREAM_METHOD } from '../../client/producer/send-frames.js';
+import { encodeSendRequest } from '../../client/producer/send-request-encoder.js';
+import { StreamMux } from '../../client/transport/stream-mux.js';
 import { ErrorCode } from '../../common/errors.js';
 import { CHANNEL_OPTIONS } from '../../common/grpc.js';
 import { SEND_FRAME_REQUESTS_MAX } from '../../common/stream-frames.js';

@@ -1,5 +1,5 @@
 // Message ids in the client generator's format (common/message-id.ts) with a chosen instance and
-// counter, for tests of the broker's runs of generator ids (broker/id-runs.ts).
+// counter, for tests of the broker's runs of generator ids (broker/dedup/id-runs.ts).
 
 /** 12 hex time | 12 hex instance | 8 hex counter. */
 export function generatorId(instance: number, counter: number, timeMs = 0x18c_0000_0000): string {

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 /** The folders whose .ts files make the graph (tests and node_modules are not in it). */
-const SOURCE_FOLDERS = ['proto', 'common', 'nameserver', 'broker', 'client', 'deploy', 'scripts'];
+const SOURCE_FOLDERS = ['proto', 'common', 'nameserver', 'broker', 'client', 'cli', 'deploy', 'tools', 'scripts'];
 
 /** An import edge: `from` imports `to`, both repository-relative with '/' separators; npm packages and node builtins as `pkg:<name>`. */
 type Graph = Map<string, Set<string>>;
@@ -27,10 +27,16 @@ interface Rule {
 
 const RULES: readonly Rule[] = [
   { why: 'the client library shares only proto/ and common/ with the processes', from: 'client/', to: ['broker/', 'nameserver/'] },
-  { why: 'the store does no RPC: it never reaches the services, replication or gRPC', from: 'broker/store/', to: ['broker/services/', 'broker/ha/', 'common/grpc.ts', 'pkg:@grpc/grpc-js'] },
+  { why: 'the store does no RPC: it never reaches the services, replication or gRPC', from: 'broker/store/', to: ['broker/services/', 'broker/replication/', 'common/grpc.ts', 'pkg:@grpc/grpc-js'] },
   { why: 'common/ is shared by everyone, so it depends on nothing of theirs', from: 'common/', to: [], onlyTo: ['common/', 'proto/', 'pkg:'] },
   { why: 'the nameserver knows no broker internals and no client', from: 'nameserver/', to: ['broker/', 'client/'] },
   { why: 'the broker never depends on the client library or the nameserver (they share proto/ and common/)', from: 'broker/', to: ['client/', 'nameserver/'] },
+  { why: 'the published library knows nothing of the command, the launcher or the tools built on it', from: 'client/', to: ['cli/', 'deploy/', 'tools/'] },
+  { why: 'the processes know nothing of the command, the launcher or the tools', from: 'broker/', to: ['cli/', 'deploy/', 'tools/'] },
+  { why: 'the processes know nothing of the command, the launcher or the tools', from: 'nameserver/', to: ['cli/', 'deploy/', 'tools/'] },
+  { why: 'the command reaches the processes over the wire, through the library', from: 'cli/', to: ['broker/', 'nameserver/'] },
+  { why: 'the local launcher starts processes through bin/conveyor.js and is a command of cli/, not a user of it', from: 'deploy/', to: ['broker/', 'nameserver/', 'client/', 'cli/', 'tools/'] },
+  { why: 'the tools are commands of cli/, not users of it', from: 'tools/', to: ['cli/'] },
 ];
 
 /**
@@ -173,13 +179,25 @@ function forbiddenEdges(graph: Graph, rules: readonly Rule[], allowed: typeof AL
   return found.sort();
 }
 
+/** Edges from outside `folder` to a file of it other than its index.ts, as `from → to`. */
+function facadeBypasses(graph: Graph, folder: string): string[] {
+  const found: string[] = [];
+  for (const [from, targets] of graph) {
+    if (from.startsWith(folder)) continue;
+    for (const to of targets) if (to.startsWith(folder) && to !== `${folder}index.ts`) found.push(`${from} → ${to}`);
+  }
+  return found.sort();
+}
+
 describe('import rules of the source tree', () => {
   const graph = buildGraph();
 
   it('reads the whole tree (a broken walk would pass every rule)', () => {
     expect(graph.size).toBeGreaterThan(150);
-    expect(graph.get('client/producer.ts')).toContain('common/errors.ts');
+    expect(graph.get('client/producer/producer.ts')).toContain('common/errors.ts');
     expect(graph.get('broker/broker.ts')).toContain('pkg:@grpc/grpc-js');
+    expect(graph.get('cli/main.ts')).toContain('deploy/local/command.ts');
+    expect(graph.get('tools/bench/bench-suite.ts')).toContain('deploy/local/index.ts');
   });
 
   it('has no import cycle', () => {
@@ -188,6 +206,10 @@ describe('import rules of the source tree', () => {
 
   it('has no edge against the dependency rules', () => {
     expect(forbiddenEdges(graph, RULES, ALLOWED)).toEqual([]);
+  });
+
+  it('reaches replication only through its facade, broker/replication/index.ts', () => {
+    expect(facadeBypasses(graph, 'broker/replication/')).toEqual([]);
   });
 
   it('allows only edges that exist and break a rule (a stale allowance is removed)', () => {
@@ -221,5 +243,13 @@ describe('the checks themselves', () => {
       `common/y.ts → nameserver/w.ts (${RULES[2]!.why})`,
     ]);
     expect(forbiddenEdges(graph, RULES, [{ from: 'client/x.ts', to: 'broker/z.ts', why: 'test' }])).toHaveLength(1);
+  });
+
+  it('find an import past a facade', () => {
+    const graph: Graph = new Map([
+      ['broker/broker.ts', new Set(['broker/replication/index.ts', 'broker/replication/roles.ts'])],
+      ['broker/replication/index.ts', new Set(['broker/replication/roles.ts'])],
+    ]);
+    expect(facadeBypasses(graph, 'broker/replication/')).toEqual(['broker/broker.ts → broker/replication/roles.ts']);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLIENT_ID_LENGTH_MAX } from '../../../broker/consumer-groups.js';
+import { CLIENT_ID_LENGTH_MAX } from '../../../broker/consumers/consumer-groups.js';
 import {
   PERM_READ,
   PERM_READ_WRITE,

@@ -4,7 +4,7 @@
 import { Counter } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { Appender, SYNC_WAIT_DEADLINE_MARGIN_MS } from '../../../../broker/append/appender.js';
-import type { ReplicationView } from '../../../../broker/services/context.js';
+import type { ReplicationView } from '../../../../broker/replication/index.js';
 import { ErrorCode, errorCodeName, isConveyorError } from '../../../../common/errors.js';
 import { BATCH_MESSAGE_COUNT_MAX, MESSAGE_BODY_BYTES_MAX, PROPERTY_COUNT_MAX } from '../../../../common/limits.js';
 import { measureBatch, type RecordMessage } from '../../../../common/record.js';
