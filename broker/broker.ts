@@ -185,8 +185,8 @@ export class Broker {
           brokerAddress,
           haAddress: started.role === 'master' ? brokerAddress : '',
           httpAddress,
-          topics: topics.list().map((t) => ({ ...t })),
         }),
+        topics: () => topics.list().map((t) => ({ ...t })),
         onMasterAddress: (address) => started.masterAddressAnswered(address),
         awaitingMasterAddress: () => started.awaitingMasterAddress(),
         onRound: (nameserver, ok) => {

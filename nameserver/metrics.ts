@@ -6,6 +6,8 @@ import type { RouteTable } from './route-table.js';
 export interface NameServerMetrics {
   /** One per answered request; `code` is the ErrorCode name (`OK` on success). */
   requests: Counter<'method' | 'code'>;
+  /** Accepted registrations by what they changed (route-table RegistrationChange) and table: full or light. */
+  registrations: Counter<'change' | 'table'>;
   /** Brokers dropped by the expiry scan because they stopped heartbeating. */
   brokersExpired: Counter;
 }
@@ -40,6 +42,12 @@ export function createNameServerMetrics(registry: Registry, table: RouteTable): 
       name: 'conveyor_nameserver_requests_total',
       help: 'Nameserver requests answered, by method and result code',
       labelNames: ['method', 'code'] as const,
+      registers: [registry],
+    }),
+    registrations: new Counter({
+      name: 'conveyor_nameserver_registrations_total',
+      help: 'Accepted broker registrations by change (new, topics-changed, heartbeat, topics-wanted) and table (full, light)',
+      labelNames: ['change', 'table'] as const,
       registers: [registry],
     }),
     brokersExpired: new Counter({

@@ -2,8 +2,12 @@
 // assembled from them. No I/O and no timers; the clock is injected. The gRPC service and the
 // expiry scan timer wrap it (nameserver/service.ts, nameserver/main.ts). Rules: docs/nameserver.md.
 import { parseHostPort } from '../common/addresses.js';
+import type { DataVersion } from '../common/data-version.js';
 import { ConveyorError, ErrorCode, assert } from '../common/errors.js';
 import { validateName } from '../common/names.js';
+import { decideRegistration, type RegistrationChange } from './registration-decision.js';
+
+export type { DataVersion, RegistrationChange };
 
 /** Default silence after which a broker is dropped: three missed 10 s heartbeats. */
 export const BROKER_EXPIRY_MS_DEFAULT = 30_000;
@@ -25,11 +29,6 @@ export const PERM_READ = 4;
 export const PERM_WRITE = 2;
 export const PERM_MAX = 7;
 
-export interface DataVersion {
-  timestampMs: number;
-  counter: number;
-}
-
 /** One topic as a broker group serves it. */
 export interface TopicLayout {
   topicName: string;
@@ -48,7 +47,8 @@ export interface BrokerRegistration {
   haAddress: string;
   /** host:port of the broker's /healthz, /readyz, /metrics; may be empty. */
   httpAddress: string;
-  topics: readonly TopicLayout[];
+  /** The whole topic table at `dataVersion`; null for a light heartbeat (the version alone). */
+  topics: readonly TopicLayout[] | null;
   dataVersion: DataVersion;
 }
 
@@ -60,10 +60,8 @@ export interface BrokerIdentity {
   brokerAddress: string;
 }
 
-/** What a registration changed, so that the shell can log at the right level. */
-export type RegistrationChange = 'new' | 'topics-changed' | 'heartbeat';
-
 export interface RegisterResult {
+  /** What the registration changed (the shell logs by it); `topics-wanted` changed nothing. */
   change: RegistrationChange;
   /** The group's live master (id 0), or '' when it has none. */
   masterAddress: string;
@@ -116,16 +114,12 @@ function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function sameVersion(a: DataVersion, b: DataVersion): boolean {
-  return a.timestampMs === b.timestampMs && a.counter === b.counter;
-}
-
 function invalid(message: string, fields: Record<string, string | number>): ConveyorError {
   return new ConveyorError(ErrorCode.INVALID_ARGUMENT, message, fields);
 }
 
-/** Checks a registration completely before anything changes; returns its topics by name. */
-function validateRegistration(reg: BrokerRegistration): Map<string, TopicLayout> {
+/** Checks a registration completely before anything changes; returns its topics by name (null for a light heartbeat). */
+function validateRegistration(reg: BrokerRegistration): Map<string, TopicLayout> | null {
   validateName('cluster', reg.clusterName);
   validateName('broker', reg.brokerName);
   if (!Number.isSafeInteger(reg.brokerId) || reg.brokerId < 0) {
@@ -134,6 +128,7 @@ function validateRegistration(reg: BrokerRegistration): Map<string, TopicLayout>
   parseHostPort(reg.brokerAddress, 'broker address');
   if (reg.haAddress !== '') parseHostPort(reg.haAddress, 'ha address');
   if (reg.httpAddress !== '') parseHostPort(reg.httpAddress, 'http address');
+  if (reg.topics === null) return null;
   if (reg.topics.length > TOPICS_PER_BROKER_MAX) {
     throw invalid(`broker '${reg.brokerName}' registered ${reg.topics.length} topics; at most ${TOPICS_PER_BROKER_MAX} are allowed`, { brokerName: reg.brokerName, topics: reg.topics.length });
   }
@@ -173,9 +168,11 @@ export class RouteTable {
   }
 
   /**
-   * Registration and heartbeat in one. A new broker (or one that had expired) is added with its
-   * topics; a known broker with the same data version only refreshes its liveness; a changed data
-   * version replaces its topics. Bad input throws and changes nothing.
+   * Registration and heartbeat in one (registration-decision.ts): a new broker (or one that had
+   * expired) is added with its topics; a known broker with the same data version only refreshes
+   * its liveness; a full table at a changed data version replaces its topics; a light heartbeat
+   * this table cannot match changes nothing and is answered `topics-wanted`. Bad input throws and
+   * changes nothing.
    */
   register(reg: BrokerRegistration): RegisterResult {
     const topics = validateRegistration(reg);
@@ -184,12 +181,19 @@ export class RouteTable {
     const previous = group?.get(reg.brokerId);
     const previousLive = previous !== undefined && this.isLive(previous, now);
     this.checkClusterConflict(reg, now);
+    const change = decideRegistration(previousLive ? previous.dataVersion : undefined, { dataVersion: reg.dataVersion, fullTopicTable: topics !== null });
+    if (change === 'topics-wanted') {
+      // Not even liveness: a broker whose full registrations keep failing must still expire.
+      const master = group === undefined ? undefined : this.liveMaster(group, now);
+      return { change, masterAddress: master?.brokerAddress ?? '', masterHaAddress: master?.haAddress ?? '' };
+    }
     if (!previousLive && this.entryCount() >= BROKERS_MAX && this.liveCount(now) >= BROKERS_MAX) {
       throw new ConveyorError(ErrorCode.SERVICE_UNAVAILABLE, `nameserver already holds the maximum of ${BROKERS_MAX} live brokers; broker '${reg.brokerName}' id ${reg.brokerId} was not registered`, { brokerName: reg.brokerName, brokerId: reg.brokerId, brokersMax: BROKERS_MAX });
     }
 
     // Validation done: from here on the registration is applied in full.
-    const change: RegistrationChange = !previousLive ? 'new' : sameVersion(previous.dataVersion, reg.dataVersion) ? 'heartbeat' : 'topics-changed';
+    const layouts = topics ?? previous?.topics;
+    assert(layouts !== undefined, 'a light heartbeat is applied only to a live entry that holds its data version');
     const entry: BrokerEntry = {
       clusterName: reg.clusterName,
       brokerName: reg.brokerName,
@@ -198,7 +202,7 @@ export class RouteTable {
       haAddress: reg.haAddress,
       httpAddress: reg.httpAddress,
       dataVersion: { ...reg.dataVersion },
-      topics: change === 'heartbeat' && previous ? previous.topics : topics,
+      topics: layouts,
       lastUpdateMs: now,
     };
     const members = group ?? new Map<number, BrokerEntry>();

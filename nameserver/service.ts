@@ -1,6 +1,7 @@
 // The NameServer gRPC service: wire messages in, route-table calls, wire messages out. Every
 // handler goes through unaryHandler, so a ConveyorError reaches the client with its code.
-import { ErrorCode, errorCodeName, isConveyorError, unreachable } from '../common/errors.js';
+import { dataVersionFromWire } from '../common/data-version.js';
+import { ConveyorError, ErrorCode, errorCodeName, isConveyorError, unreachable } from '../common/errors.js';
 import { unaryHandler } from '../common/grpc.js';
 import type { Logger } from '../common/logging.js';
 import { conveyor, type NameServerHandlers } from '../proto/index.js';
@@ -15,9 +16,21 @@ export interface NameServerServiceOptions {
 
 type Method = 'registerBroker' | 'unregisterBroker' | 'getRoute' | 'getClusterInfo' | 'getTopicList';
 
-/** A decoded RegisterBrokerRequest as the route table's input (absent fields read as proto3 defaults). */
+/**
+ * A decoded RegisterBrokerRequest as the route table's input (absent fields read as proto3
+ * defaults). A light heartbeat (full_topic_table false) must carry no topics: a sender that set
+ * topics but forgot the flag would otherwise see its topics silently ignored.
+ */
 export function registrationFromWire(request: conveyor.RegisterBrokerRequest): BrokerRegistration {
-  const topics: TopicLayout[] = (request.topics ?? []).map((t) => ({
+  const wireTopics = request.topics ?? [];
+  if (request.fullTopicTable !== true && wireTopics.length > 0) {
+    throw new ConveyorError(
+      ErrorCode.INVALID_ARGUMENT,
+      `broker '${request.brokerName}' sent ${wireTopics.length} topics in a light heartbeat; set full_topic_table when sending the topic table`,
+      { brokerName: request.brokerName, topics: wireTopics.length },
+    );
+  }
+  const topics: TopicLayout[] = wireTopics.map((t) => ({
     topicName: t.topicName ?? '',
     readQueueCount: t.readQueueCount ?? 0,
     writeQueueCount: t.writeQueueCount ?? 0,
@@ -31,8 +44,8 @@ export function registrationFromWire(request: conveyor.RegisterBrokerRequest): B
     brokerAddress: request.brokerAddress,
     haAddress: request.haAddress,
     httpAddress: request.httpAddress,
-    topics,
-    dataVersion: { timestampMs: request.dataVersion?.timestampMs ?? 0, counter: request.dataVersion?.counter ?? 0 },
+    topics: request.fullTopicTable === true ? topics : null,
+    dataVersion: dataVersionFromWire(request.dataVersion),
   };
 }
 
@@ -65,21 +78,27 @@ export function createNameServerHandlers(options: NameServerServiceOptions): Nam
         const registration = registrationFromWire(request);
         const result = table.register(registration);
         const fields = { clusterName: registration.clusterName, brokerName: registration.brokerName, brokerId: registration.brokerId, brokerAddress: registration.brokerAddress };
+        const topicCount = registration.topics?.length ?? 0;
         switch (result.change) {
           case 'new':
-            log.info({ ...fields, topics: registration.topics.length, dataVersion: registration.dataVersion }, 'broker registered');
+            log.info({ ...fields, topics: topicCount, dataVersion: registration.dataVersion }, 'broker registered');
             break;
           case 'topics-changed':
-            log.info({ ...fields, topics: registration.topics.length, dataVersion: registration.dataVersion }, 'broker topics changed');
+            log.info({ ...fields, topics: topicCount, dataVersion: registration.dataVersion }, 'broker topics changed');
             break;
           case 'heartbeat':
             log.debug(fields, 'broker heartbeat');
             break;
+          case 'topics-wanted':
+            // Once per nameserver restart or broker expiry: the broker sends its table at once.
+            log.info({ ...fields, dataVersion: registration.dataVersion }, 'broker topic table wanted');
+            break;
           default:
             unreachable(result.change);
         }
+        metrics?.registrations.inc({ change: result.change, table: registration.topics === null ? 'light' : 'full' });
         if (result.replacedAddress !== undefined) log.warn({ ...fields, replacedAddress: result.replacedAddress }, 'broker id taken over by a new address');
-        return { masterAddress: result.masterAddress, masterHaAddress: result.masterHaAddress };
+        return { masterAddress: result.masterAddress, masterHaAddress: result.masterHaAddress, topicTableWanted: result.change === 'topics-wanted' };
       }),
     ),
 

@@ -1,14 +1,18 @@
 // Registration with every nameserver: one RegisterBroker per nameserver per round, a round on an
 // interval (the heartbeat) and at once when the topic configs change. Topic changes bump the data
-// version, which is what tells a nameserver to replace this broker's topics. On a clean shutdown
-// the broker unregisters so routes drop it without waiting for expiry. A nameserver entry may be
-// a DNS name: every round works on its current addresses (re-resolved on an interval), so a
-// nameserver added behind the name is registered with without a restart.
+// version of the topic table; a nameserver gets the whole table only when it has not acknowledged
+// the current version or asks for it (topic_table_wanted), and otherwise a light heartbeat with
+// the version alone (the decision: topic-table-sync.ts). On a clean shutdown the broker
+// unregisters so routes drop it without waiting for expiry. A nameserver entry may be a DNS name:
+// every round works on its current addresses (re-resolved on an interval), so a nameserver added
+// behind the name is registered with without a restart.
 import * as grpc from '@grpc/grpc-js';
+import { dataVersionFromWire, newEpoch, sameDataVersion, type DataVersion } from '../../common/data-version.js';
 import { CHANNEL_OPTIONS, callUnary } from '../../common/grpc.js';
 import type { Logger } from '../../common/logging.js';
 import { NameserverList } from '../../common/nameserver-list.js';
 import { NameServerService, type conveyor } from '../../proto/index.js';
+import { TopicTableSync } from './topic-table-sync.js';
 
 /** Deadline of one RegisterBroker call: a nameserver slower than this counts as down for the round. */
 const REGISTER_DEADLINE_MS = 3_000;
@@ -25,9 +29,13 @@ interface RegistrationOptions {
   resolveIntervalMs?: number;
   /** DNS lookup, injectable for tests. */
   lookup?: (host: string) => Promise<string[]>;
-  /** Everything of RegisterBrokerRequest but the data version, built fresh for each round. */
-  describe: () => Omit<conveyor.IRegisterBrokerRequest, 'dataVersion'>;
+  /** Everything of RegisterBrokerRequest but the topic table and its version, built fresh for each round. */
+  describe: () => Omit<conveyor.IRegisterBrokerRequest, 'dataVersion' | 'topics' | 'fullTopicTable'>;
+  /** The whole topic table; read only for a full registration, once per data version. */
+  topics: () => conveyor.ITopicConfig[];
   clock: () => number;
+  /** Data-version epoch of this process; random by default (injectable for tests). */
+  epoch?: number;
   log: Logger;
   onRound?: (nameserver: string, ok: boolean) => void;
   /**
@@ -43,11 +51,16 @@ interface RegistrationOptions {
   awaitingMasterAddress?: () => boolean;
 }
 
+/** What `describe` returns: the request without its topic table. */
+type Described = ReturnType<RegistrationOptions['describe']>;
+
 export class Registration {
   private readonly nameservers: NameserverList;
   private readonly clients = new Map<string, grpc.Client>();
   private readonly lastOk = new Map<string, boolean>();
-  private dataVersion: { timestampMs: number; counter: number };
+  private readonly topicTable: TopicTableSync;
+  /** The topic table read for the last full registration, and the version it belongs to. */
+  private fullTopics: { version: DataVersion; topics: conveyor.ITopicConfig[] } | undefined;
   private everSucceeded = false;
   private firstRoundDone = false;
   private roundInFlight: Promise<void> | undefined;
@@ -63,8 +76,8 @@ export class Registration {
       now: options.clock,
       log: options.log,
     });
+    this.topicTable = new TopicTableSync({ epoch: options.epoch ?? newEpoch(), clock: options.clock });
     this.syncClients(this.nameservers.addresses);
-    this.dataVersion = { timestampMs: options.clock(), counter: 0 };
   }
 
   /** First round done and at least one nameserver has accepted this broker. */
@@ -72,8 +85,8 @@ export class Registration {
     return this.firstRoundDone && this.everSucceeded;
   }
 
-  get currentDataVersion(): Readonly<{ timestampMs: number; counter: number }> {
-    return this.dataVersion;
+  get currentDataVersion(): Readonly<DataVersion> {
+    return this.topicTable.version;
   }
 
   /** Runs the first round (resolves when every nameserver answered or failed), then heartbeats. */
@@ -85,7 +98,7 @@ export class Registration {
 
   /** Topic configs changed: new data version, and a round now. Resolves when that round is done. */
   topicsChanged(): Promise<void> {
-    this.dataVersion = { timestampMs: this.options.clock(), counter: this.dataVersion.counter + 1 };
+    this.topicTable.changed();
     return this.registerNow();
   }
 
@@ -137,6 +150,7 @@ export class Registration {
       client.close();
       this.clients.delete(address);
       this.lastOk.delete(address);
+      this.topicTable.forget(address);
       this.options.log.info({ nameserver: address }, 'nameserver address gone from the list');
     }
   }
@@ -149,25 +163,54 @@ export class Registration {
       this.options.log.warn({ err }, 'no nameserver address resolved');
       return;
     }
-    const request: conveyor.IRegisterBrokerRequest = { ...this.options.describe(), dataVersion: { ...this.dataVersion } };
-    await Promise.all(
-      [...this.clients].map(async ([address, client]) => {
-        let ok = false;
-        try {
-          const response = await callUnary(client, NameServerService.registerBroker, request, REGISTER_DEADLINE_MS, address);
-          ok = true;
-          this.everSucceeded = true;
-          const master = response.masterHaAddress || response.masterAddress;
-          if (master !== '' && !this.stopped) this.options.onMasterAddress?.(master);
-        } catch (err) {
-          const log = this.lastOk.get(address) === false ? this.options.log.debug.bind(this.options.log) : this.options.log.warn.bind(this.options.log);
-          log({ nameserver: address, err }, 'registration failed');
-        }
-        if (ok && this.lastOk.get(address) !== true) this.options.log.info({ nameserver: address, dataVersion: request.dataVersion }, 'registered with nameserver');
-        this.lastOk.set(address, ok);
-        this.options.onRound?.(address, ok);
-      }),
-    );
+    const described = this.options.describe();
+    await Promise.all([...this.clients].map(([address, client]) => this.registerWith(address, client, described)));
+  }
+
+  /**
+   * One nameserver's part of a round: a light heartbeat or the full table (TopicTableSync.plan),
+   * and the full table at once when a light heartbeat's answer asks for it.
+   */
+  private async registerWith(address: string, client: grpc.Client, described: Described): Promise<void> {
+    let ok = false;
+    let request = this.topicTable.plan(address) === 'full' ? this.fullRequest(described) : this.lightRequest(described);
+    try {
+      let response = await callUnary(client, NameServerService.registerBroker, request, REGISTER_DEADLINE_MS, address);
+      let after = this.topicTable.answered(address, dataVersionFromWire(request.dataVersion), response.topicTableWanted);
+      if (after === 'send-full' && request.fullTopicTable !== true) {
+        this.options.log.info({ nameserver: address, dataVersion: request.dataVersion }, 'nameserver asked for the full topic table');
+        request = this.fullRequest(described);
+        response = await callUnary(client, NameServerService.registerBroker, request, REGISTER_DEADLINE_MS, address);
+        after = this.topicTable.answered(address, dataVersionFromWire(request.dataVersion), response.topicTableWanted);
+      }
+      // Asked for the table it was just sent: out of step (TopicTableSync forgot it, so the next round sends it again).
+      if (after === 'send-full') this.options.log.warn({ nameserver: address, dataVersion: request.dataVersion }, 'nameserver asked for the full topic table it was just sent');
+      ok = true;
+      this.everSucceeded = true;
+      const master = response.masterHaAddress || response.masterAddress;
+      if (master !== '' && !this.stopped) this.options.onMasterAddress?.(master);
+    } catch (err) {
+      this.topicTable.failed(address);
+      const log = this.lastOk.get(address) === false ? this.options.log.debug.bind(this.options.log) : this.options.log.warn.bind(this.options.log);
+      log({ nameserver: address, err }, 'registration failed');
+    }
+    if (ok && this.lastOk.get(address) !== true) this.options.log.info({ nameserver: address, dataVersion: request.dataVersion, topics: request.topics?.length ?? 0 }, 'registered with nameserver');
+    this.lastOk.set(address, ok);
+    this.options.onRound?.(address, ok);
+  }
+
+  /** A heartbeat with the data version alone: the nameserver already holds the table at that version. */
+  private lightRequest(described: Described): conveyor.IRegisterBrokerRequest {
+    return { ...described, dataVersion: { ...this.topicTable.version }, fullTopicTable: false, topics: [] };
+  }
+
+  /** The whole topic table at the current version (read once per version, shared by every nameserver). */
+  private fullRequest(described: Described): conveyor.IRegisterBrokerRequest {
+    const version = this.topicTable.version;
+    if (this.fullTopics === undefined || !sameDataVersion(this.fullTopics.version, version)) {
+      this.fullTopics = { version: { ...version }, topics: this.options.topics() };
+    }
+    return { ...described, dataVersion: { ...version }, fullTopicTable: true, topics: this.fullTopics.topics };
   }
 
   private async unregisterAll(): Promise<void> {

@@ -8,8 +8,9 @@ import type { conveyor } from '../../proto/index.js';
 import { PERM_READ_WRITE, validateTopicConfig, type TopicConfig } from '../validate.js';
 
 /**
- * Most topics on one broker: every registration heartbeat carries all of them (about 40 bytes
- * each, so ~400 KB at the bound), and the nameserver caps a broker at 65,536.
+ * Most topics on one broker: a full registration carries all of them (about 16 bytes each on the
+ * wire, so ~160 KB at the bound; heartbeats at rest carry none, docs/nameserver.md), and the
+ * nameserver caps a broker at 65,536.
  */
 const TOPICS_MAX = 10_000;
 

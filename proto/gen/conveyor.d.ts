@@ -1151,6 +1151,7 @@ export namespace conveyor {
         $unknowns?: Uint8Array[];
         timestampMs: number;
         counter: number;
+        epoch: number;
         static create(properties: conveyor.DataVersion.$Shape): conveyor.DataVersion & conveyor.DataVersion.$Shape;
         static create(properties?: conveyor.DataVersion.$Properties): conveyor.DataVersion;
         static encode(message: conveyor.DataVersion.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -1161,6 +1162,7 @@ export namespace conveyor {
         interface $Properties {
             timestampMs?: (number|null);
             counter?: (number|null);
+            epoch?: (number|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = conveyor.DataVersion.$Properties;
@@ -1326,6 +1328,7 @@ export namespace conveyor {
         httpAddress: string;
         topics: conveyor.TopicConfig.$Properties[];
         dataVersion?: (conveyor.DataVersion.$Properties|null);
+        fullTopicTable: boolean;
         static create(properties: conveyor.RegisterBrokerRequest.$Shape): conveyor.RegisterBrokerRequest & conveyor.RegisterBrokerRequest.$Shape;
         static create(properties?: conveyor.RegisterBrokerRequest.$Properties): conveyor.RegisterBrokerRequest;
         static encode(message: conveyor.RegisterBrokerRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -1342,6 +1345,7 @@ export namespace conveyor {
             httpAddress?: (string|null);
             topics?: (conveyor.TopicConfig.$Properties[]|null);
             dataVersion?: (conveyor.DataVersion.$Properties|null);
+            fullTopicTable?: (boolean|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = conveyor.RegisterBrokerRequest.$Properties;
@@ -1355,6 +1359,7 @@ export namespace conveyor {
         $unknowns?: Uint8Array[];
         masterAddress: string;
         masterHaAddress: string;
+        topicTableWanted: boolean;
         static create(properties: conveyor.RegisterBrokerResponse.$Shape): conveyor.RegisterBrokerResponse & conveyor.RegisterBrokerResponse.$Shape;
         static create(properties?: conveyor.RegisterBrokerResponse.$Properties): conveyor.RegisterBrokerResponse;
         static encode(message: conveyor.RegisterBrokerResponse.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
@@ -1365,6 +1370,7 @@ export namespace conveyor {
         interface $Properties {
             masterAddress?: (string|null);
             masterHaAddress?: (string|null);
+            topicTableWanted?: (boolean|null);
             $unknowns?: Uint8Array[];
         }
         type $Shape = conveyor.RegisterBrokerResponse.$Properties;

@@ -8495,6 +8495,7 @@ export const conveyor = $root.conveyor = (() => {
          * @typedef {Object} conveyor.DataVersion.$Properties
          * @property {number|null} [timestampMs] DataVersion timestampMs
          * @property {number|null} [counter] DataVersion counter
+         * @property {number|null} [epoch] DataVersion epoch
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -8543,6 +8544,14 @@ export const conveyor = $root.conveyor = (() => {
         DataVersion.prototype.counter = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
 
         /**
+         * DataVersion epoch.
+         * @member {number} epoch
+         * @memberof conveyor.DataVersion
+         * @instance
+         */
+        DataVersion.prototype.epoch = 0;
+
+        /**
          * Creates a new DataVersion instance using the specified properties.
          * @function create
          * @memberof conveyor.DataVersion
@@ -8578,6 +8587,8 @@ export const conveyor = $root.conveyor = (() => {
                 writer.uint32(/* id 1, wireType 0 =*/8).int64(message.timestampMs);
             if (message.counter != null && $Object.hasOwnProperty.call(message, "counter") && (typeof message.counter === "object" ? message.counter.low || message.counter.high : message.counter !== 0))
                 writer.uint32(/* id 2, wireType 0 =*/16).int64(message.counter);
+            if (message.epoch != null && $Object.hasOwnProperty.call(message, "epoch") && message.epoch !== 0)
+                writer.uint32(/* id 3, wireType 0 =*/24).uint32(message.epoch);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -8638,6 +8649,15 @@ export const conveyor = $root.conveyor = (() => {
                             message.counter = value;
                         else
                             delete message.counter;
+                        continue;
+                    }
+                case 3: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.uint32())
+                            message.epoch = value;
+                        else
+                            delete message.epoch;
                         continue;
                     }
                 }
@@ -9664,6 +9684,7 @@ export const conveyor = $root.conveyor = (() => {
          * @property {string|null} [httpAddress] RegisterBrokerRequest httpAddress
          * @property {Array.<conveyor.TopicConfig.$Properties>|null} [topics] RegisterBrokerRequest topics
          * @property {conveyor.DataVersion.$Properties|null} [dataVersion] RegisterBrokerRequest dataVersion
+         * @property {boolean|null} [fullTopicTable] RegisterBrokerRequest fullTopicTable
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -9761,6 +9782,14 @@ export const conveyor = $root.conveyor = (() => {
         RegisterBrokerRequest.prototype.dataVersion = null;
 
         /**
+         * RegisterBrokerRequest fullTopicTable.
+         * @member {boolean} fullTopicTable
+         * @memberof conveyor.RegisterBrokerRequest
+         * @instance
+         */
+        RegisterBrokerRequest.prototype.fullTopicTable = false;
+
+        /**
          * Creates a new RegisterBrokerRequest instance using the specified properties.
          * @function create
          * @memberof conveyor.RegisterBrokerRequest
@@ -9809,6 +9838,8 @@ export const conveyor = $root.conveyor = (() => {
                     $root.conveyor.TopicConfig.encode(message.topics[i], writer.uint32(/* id 7, wireType 2 =*/58).fork(), _depth + 1).ldelim();
             if (message.dataVersion != null && $Object.hasOwnProperty.call(message, "dataVersion"))
                 $root.conveyor.DataVersion.encode(message.dataVersion, writer.uint32(/* id 8, wireType 2 =*/66).fork(), _depth + 1).ldelim();
+            if (message.fullTopicTable != null && $Object.hasOwnProperty.call(message, "fullTopicTable") && message.fullTopicTable !== false)
+                writer.uint32(/* id 9, wireType 0 =*/72).bool(message.fullTopicTable);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -9921,6 +9952,15 @@ export const conveyor = $root.conveyor = (() => {
                         message.dataVersion = $root.conveyor.DataVersion.decode(reader, reader.size(), $undefined, _depth + 1, message.dataVersion);
                         continue;
                     }
+                case 9: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.bool())
+                            message.fullTopicTable = value;
+                        else
+                            delete message.fullTopicTable;
+                        continue;
+                    }
                 }
                 reader.skipType(wireType, _depth, tag);
                 if (!reader.discardUnknown) {
@@ -9948,6 +9988,7 @@ export const conveyor = $root.conveyor = (() => {
          * @typedef {Object} conveyor.RegisterBrokerResponse.$Properties
          * @property {string|null} [masterAddress] RegisterBrokerResponse masterAddress
          * @property {string|null} [masterHaAddress] RegisterBrokerResponse masterHaAddress
+         * @property {boolean|null} [topicTableWanted] RegisterBrokerResponse topicTableWanted
          * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
          */
 
@@ -9996,6 +10037,14 @@ export const conveyor = $root.conveyor = (() => {
         RegisterBrokerResponse.prototype.masterHaAddress = "";
 
         /**
+         * RegisterBrokerResponse topicTableWanted.
+         * @member {boolean} topicTableWanted
+         * @memberof conveyor.RegisterBrokerResponse
+         * @instance
+         */
+        RegisterBrokerResponse.prototype.topicTableWanted = false;
+
+        /**
          * Creates a new RegisterBrokerResponse instance using the specified properties.
          * @function create
          * @memberof conveyor.RegisterBrokerResponse
@@ -10031,6 +10080,8 @@ export const conveyor = $root.conveyor = (() => {
                 writer.uint32(/* id 1, wireType 2 =*/10).string(message.masterAddress);
             if (message.masterHaAddress != null && $Object.hasOwnProperty.call(message, "masterHaAddress") && message.masterHaAddress !== "")
                 writer.uint32(/* id 2, wireType 2 =*/18).string(message.masterHaAddress);
+            if (message.topicTableWanted != null && $Object.hasOwnProperty.call(message, "topicTableWanted") && message.topicTableWanted !== false)
+                writer.uint32(/* id 3, wireType 0 =*/24).bool(message.topicTableWanted);
             if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                 for (let i = 0; i < message.$unknowns.length; ++i)
                     writer.raw(message.$unknowns[i]);
@@ -10091,6 +10142,15 @@ export const conveyor = $root.conveyor = (() => {
                             message.masterHaAddress = value;
                         else
                             delete message.masterHaAddress;
+                        continue;
+                    }
+                case 3: {
+                        if (wireType !== 0)
+                            break;
+                        if (value = reader.bool())
+                            message.topicTableWanted = value;
+                        else
+                            delete message.topicTableWanted;
                         continue;
                     }
                 }

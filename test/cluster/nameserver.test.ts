@@ -33,6 +33,7 @@ function registration(brokerName: string, brokerId: number, basePort: number, to
     httpAddress: `127.0.0.1:${basePort + 20 + brokerId}`,
     topics: topics.map(([topicName, queues]) => ({ topicName, readQueueCount: queues, writeQueueCount: queues, perm: 6 })),
     dataVersion: { timestampMs: 1_700_000_000_000, counter: 1 },
+    fullTopicTable: true,
   };
 }
 

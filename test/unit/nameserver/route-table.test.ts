@@ -24,7 +24,7 @@ function broker(brokerName: string, brokerId: number, overrides: Partial<BrokerR
     haAddress: `${brokerName}.local:${port + 50}`,
     httpAddress: `${brokerName}.local:${port + 60}`,
     topics: [topic('orders')],
-    dataVersion: { timestampMs: 1, counter: 1 },
+    dataVersion: { epoch: 1, timestampMs: 1, counter: 1 },
     ...overrides,
   };
 }
@@ -130,29 +130,81 @@ describe('RouteTable registration', () => {
 });
 
 describe('RouteTable data versions', () => {
-  it('keeps the registered topics when a heartbeat carries the same data version', () => {
-    const { table } = setup();
-    table.register(broker('broker-a', 0, { topics: [topic('orders')], dataVersion: { timestampMs: 5, counter: 3 } }));
-    const result = table.register(broker('broker-a', 0, { topics: [], dataVersion: { timestampMs: 5, counter: 3 } }));
-    expect(result.change).toBe('heartbeat');
+  const V = { epoch: 1, timestampMs: 5, counter: 3 };
+
+  it('keeps the registered topics and refreshes liveness on a light heartbeat at the same data version', () => {
+    const { table, clock } = setup();
+    table.register(broker('broker-a', 0, { topics: [topic('orders')], dataVersion: V }));
+    clock.now += EXPIRY_MS;
+    const result = table.register(broker('broker-a', 0, { topics: null, dataVersion: { ...V } }));
+    expect(result).toEqual({ change: 'heartbeat', masterAddress: 'broker-a.local:10800', masterHaAddress: 'broker-a.local:10850' });
+    clock.now += EXPIRY_MS;
+    // Live a whole expiry after the first registration: the light heartbeat counted.
     expect(table.topicList()).toEqual(['orders']);
+    expect(table.liveBrokers()[0]?.lastUpdateMs).toBe(1_000_000 + EXPIRY_MS);
   });
 
-  it("replaces the group's topics when the data version changes", () => {
+  it("replaces the group's topics when a full table comes at another data version", () => {
     const { table } = setup();
-    table.register(broker('broker-a', 0, { topics: [topic('orders', 4), topic('old')], dataVersion: { timestampMs: 5, counter: 3 } }));
-    const result = table.register(broker('broker-a', 0, { topics: [topic('orders', 16), topic('new')], dataVersion: { timestampMs: 5, counter: 4 } }));
+    table.register(broker('broker-a', 0, { topics: [topic('orders', 4), topic('old')], dataVersion: V }));
+    const result = table.register(broker('broker-a', 0, { topics: [topic('orders', 16), topic('new')], dataVersion: { ...V, counter: 4 } }));
     expect(result.change).toBe('topics-changed');
     expect(table.topicList()).toEqual(['new', 'orders']);
     expect(table.route('orders').queues[0]?.readQueueCount).toBe(16);
     expect(thrown(() => table.route('old')).code).toBe(ErrorCode.TOPIC_NOT_FOUND);
   });
 
+  it('takes a full table at the same data version as it comes (the broker re-sent it)', () => {
+    const { table } = setup();
+    table.register(broker('broker-a', 0, { topics: [topic('orders')], dataVersion: V }));
+    expect(table.register(broker('broker-a', 0, { topics: [topic('orders'), topic('more')], dataVersion: V })).change).toBe('heartbeat');
+    expect(table.topicList()).toEqual(['more', 'orders']);
+  });
+
   it('treats a data version that went backwards (a restarted broker) as a change too', () => {
     const { table } = setup();
-    table.register(broker('broker-a', 0, { topics: [topic('orders')], dataVersion: { timestampMs: 9, counter: 9 } }));
-    table.register(broker('broker-a', 0, { topics: [topic('fresh')], dataVersion: { timestampMs: 1, counter: 1 } }));
+    table.register(broker('broker-a', 0, { topics: [topic('orders')], dataVersion: { epoch: 1, timestampMs: 9, counter: 9 } }));
+    table.register(broker('broker-a', 0, { topics: [topic('fresh')], dataVersion: { epoch: 2, timestampMs: 1, counter: 1 } }));
     expect(table.topicList()).toEqual(['fresh']);
+  });
+
+  it('asks for the full table on a light heartbeat from an unknown broker (a restarted nameserver), changing nothing', () => {
+    const { table } = setup();
+    table.register(broker('broker-b', 0, { topics: [topic('payments')] }));
+    const before = snapshot(table);
+    const result = table.register(broker('broker-a', 0, { topics: null, dataVersion: V }));
+    expect(result).toEqual({ change: 'topics-wanted', masterAddress: '', masterHaAddress: '' });
+    expect(snapshot(table)).toEqual(before);
+  });
+
+  it('asks for the full table on a light heartbeat at another version (a restarted broker: same counter, new epoch), without refreshing liveness', () => {
+    const { table, clock } = setup();
+    table.register(broker('broker-a', 0, { topics: [topic('orders')], dataVersion: V }));
+    const before = snapshot(table);
+    clock.now += EXPIRY_MS;
+    const result = table.register(broker('broker-a', 0, { topics: null, dataVersion: { ...V, epoch: 2 } }));
+    expect(result.change).toBe('topics-wanted');
+    expect(snapshot(table)).toEqual(before);
+    // The stale table is not kept alive by light heartbeats it cannot match: it expires.
+    clock.now += 1;
+    expect(table.topicList()).toEqual([]);
+  });
+
+  it('asks an expired broker for its full table instead of reviving it, and names the live master to a slave', () => {
+    const { table, clock } = setup();
+    table.register(broker('broker-a', 1, { topics: [topic('orders')], dataVersion: V }));
+    clock.now += EXPIRY_MS + 1;
+    table.register(broker('broker-a', 0, { topics: [topic('orders')] }));
+    const result = table.register(broker('broker-a', 1, { topics: null, dataVersion: V }));
+    expect(result).toEqual({ change: 'topics-wanted', masterAddress: 'broker-a.local:10800', masterHaAddress: 'broker-a.local:10850' });
+    expect(table.liveBrokers().map((b) => b.brokerId)).toEqual([0]);
+    expect(table.register(broker('broker-a', 1, { topics: [topic('orders')], dataVersion: V })).change).toBe('new');
+    expect(table.liveBrokers().map((b) => b.brokerId)).toEqual([0, 1]);
+  });
+
+  it('still validates a light heartbeat completely', () => {
+    const { table } = setup();
+    expect(thrown(() => table.register(broker('broker-a', 0, { topics: null, brokerAddress: 'no-port' }))).code).toBe(ErrorCode.INVALID_ARGUMENT);
   });
 });
 
@@ -214,7 +266,7 @@ describe('RouteTable expiry', () => {
 
   it('takes a broker back with its new topics when it registers again after expiring', () => {
     const { table, clock } = setup();
-    const version = { timestampMs: 7, counter: 7 };
+    const version = { epoch: 1, timestampMs: 7, counter: 7 };
     table.register(broker('broker-a', 0, { topics: [topic('orders')], dataVersion: version }));
     clock.now += EXPIRY_MS + 1;
     expect(table.topicList()).toEqual([]);
@@ -283,12 +335,12 @@ describe('RouteTable bad input', () => {
   for (const [what, overrides, code] of cases) {
     it(`rejects a registration with ${what} and changes nothing`, () => {
       const { table } = setup();
-      table.register(broker('broker-a', 0, { topics: [topic('orders', 4)], dataVersion: { timestampMs: 1, counter: 1 } }));
+      table.register(broker('broker-a', 0, { topics: [topic('orders', 4)], dataVersion: { epoch: 1, timestampMs: 1, counter: 1 } }));
       table.register(broker('broker-a', 1));
       const before = snapshot(table);
       // Same identity as the live master where the override allows, and a new data version, so
       // that a partial apply would show.
-      const bad = broker('broker-a', 0, { topics: [topic('replaced', 2)], dataVersion: { timestampMs: 2, counter: 2 }, ...overrides });
+      const bad = broker('broker-a', 0, { topics: [topic('replaced', 2)], dataVersion: { epoch: 1, timestampMs: 2, counter: 2 }, ...overrides });
       const err = thrown(() => table.register(bad));
       expect(err.code).toBe(code);
       expect(err.message.length).toBeGreaterThan(20);

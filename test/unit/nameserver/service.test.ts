@@ -35,7 +35,8 @@ function registration(brokerName: string, brokerId: number, topics: string[]): c
     haAddress: `127.0.0.1:${21_000 + brokerId}`,
     httpAddress: `127.0.0.1:${22_000 + brokerId}`,
     topics: topics.map((topicName) => ({ topicName, readQueueCount: 4, writeQueueCount: 4, perm: 6 })),
-    dataVersion: { timestampMs: 1_700_000_000_000, counter: 1 },
+    dataVersion: { epoch: 9, timestampMs: 1_700_000_000_000, counter: 1 },
+    fullTopicTable: true,
   };
 }
 
@@ -105,5 +106,31 @@ describe('NameServer gRPC service', () => {
     expect(text).toMatch(/conveyor_nameserver_requests_total\{method="registerBroker",code="INVALID_NAME"[^}]*\} 1/);
     expect(text).toMatch(/conveyor_nameserver_brokers\{[^}]*\} 2/);
     expect(text).toMatch(/conveyor_nameserver_topics\{[^}]*\} 1/);
+  });
+
+  it('answers a light heartbeat it cannot match with topic_table_wanted, and takes light heartbeats once it holds the table', async () => {
+    const full = registration('svc-light', 0, ['svc-light-topic']);
+    const light: conveyor.IRegisterBrokerRequest = { ...full, topics: [], fullTopicTable: false };
+    const wanted = await callUnary(client, NameServerService.registerBroker, light, DEADLINE_MS);
+    expect(wanted.topicTableWanted).toBe(true);
+    await expect(callUnary(client, NameServerService.getRoute, { topic: 'svc-light-topic' }, DEADLINE_MS)).rejects.toMatchObject({ codeName: 'TOPIC_NOT_FOUND' });
+    expect((await callUnary(client, NameServerService.registerBroker, full, DEADLINE_MS)).topicTableWanted).toBe(false);
+    expect((await callUnary(client, NameServerService.registerBroker, light, DEADLINE_MS)).topicTableWanted).toBe(false);
+    const route = await callUnary(client, NameServerService.getRoute, { topic: 'svc-light-topic' }, DEADLINE_MS);
+    expect(route.brokers.map((b) => b.brokerName)).toEqual(['svc-light']);
+    const info = await callUnary(client, NameServerService.getClusterInfo, {}, DEADLINE_MS);
+    expect(info.brokers.find((b) => b.brokerName === 'svc-light')?.dataVersion).toMatchObject({ epoch: 9, counter: 1 });
+
+    const text = await (await fetch(`http://127.0.0.1:${nameserver.httpPort}/metrics`)).text();
+    expect(text).toMatch(/conveyor_nameserver_registrations_total\{change="topics-wanted",table="light"[^}]*\} 1/);
+    expect(text).toMatch(/conveyor_nameserver_registrations_total\{change="heartbeat",table="light"[^}]*\} 1/);
+    await callUnary(client, NameServerService.unregisterBroker, { clusterName: 'DefaultCluster', brokerName: 'svc-light', brokerId: 0, brokerAddress: '' }, DEADLINE_MS);
+  });
+
+  it('rejects a light heartbeat that carries topics: the sender forgot full_topic_table', async () => {
+    const request: conveyor.IRegisterBrokerRequest = { ...registration('svc-forgot', 0, ['svc-forgot-topic']), fullTopicTable: false };
+    const err = await rejection(callUnary(client, NameServerService.registerBroker, request, DEADLINE_MS));
+    expect(err.code).toBe(ErrorCode.INVALID_ARGUMENT);
+    expect(err.message).toContain('full_topic_table');
   });
 });

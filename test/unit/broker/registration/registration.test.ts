@@ -28,7 +28,8 @@ function registration(nameservers: string[], topics: () => conveyor.ITopicConfig
     intervalMs,
     clock: Date.now,
     log: silentLogger(),
-    describe: () => ({ clusterName: 'C', brokerName: 'broker-a', brokerId: 0, brokerAddress: '127.0.0.1:1', httpAddress: '127.0.0.1:2', haAddress: '', topics: topics() }),
+    describe: () => ({ clusterName: 'C', brokerName: 'broker-a', brokerId: 0, brokerAddress: '127.0.0.1:1', httpAddress: '127.0.0.1:2', haAddress: '' }),
+    topics,
   });
   cleanups.push(() => r.stop({ unregister: false }));
   return r;
@@ -41,7 +42,8 @@ function slaveRegistration(nameservers: string[], answers: string[], awaitingMas
     intervalMs: 60_000,
     clock: Date.now,
     log: silentLogger(),
-    describe: () => ({ clusterName: 'C', brokerName: 'broker-a', brokerId: 1, brokerAddress: '127.0.0.1:11', httpAddress: '127.0.0.1:12', haAddress: '', topics: [] }),
+    describe: () => ({ clusterName: 'C', brokerName: 'broker-a', brokerId: 1, brokerAddress: '127.0.0.1:11', httpAddress: '127.0.0.1:12', haAddress: '' }),
+    topics: () => [],
     onMasterAddress: (address) => answers.push(address),
     ...(awaitingMasterAddress === undefined ? {} : { awaitingMasterAddress }),
   });
@@ -110,7 +112,8 @@ describe('registration with nameservers', () => {
       intervalMs: 60_000,
       clock: Date.now,
       log: silentLogger(),
-      describe: () => ({ clusterName: 'C', brokerName: 'broker-a', brokerId: 0, brokerAddress: '127.0.0.1:1', httpAddress: '127.0.0.1:2', haAddress: '127.0.0.1:3', topics: [] }),
+      describe: () => ({ clusterName: 'C', brokerName: 'broker-a', brokerId: 0, brokerAddress: '127.0.0.1:1', httpAddress: '127.0.0.1:2', haAddress: '127.0.0.1:3' }),
+      topics: () => [],
     });
     cleanups.push(() => master.stop({ unregister: false }));
     await master.start();
@@ -154,7 +157,8 @@ describe('registration with nameservers', () => {
       },
       clock: () => now,
       log: silentLogger(),
-      describe: () => ({ clusterName: 'C', brokerName: 'broker-a', brokerId: 0, brokerAddress: '127.0.0.1:1', httpAddress: '127.0.0.1:2', haAddress: '', topics: [{ topicName: 't', readQueueCount: 1, writeQueueCount: 1, perm: 6 }] }),
+      describe: () => ({ clusterName: 'C', brokerName: 'broker-a', brokerId: 0, brokerAddress: '127.0.0.1:1', httpAddress: '127.0.0.1:2', haAddress: '' }),
+      topics: () => [{ topicName: 't', readQueueCount: 1, writeQueueCount: 1, perm: 6 }],
     });
     cleanups.push(() => r.stop({ unregister: false }));
     await r.start();

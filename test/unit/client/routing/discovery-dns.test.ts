@@ -43,6 +43,7 @@ async function registerBroker(address: string): Promise<void> {
       clusterName: 'C', brokerName: 'broker-a', brokerId: 0, brokerAddress: '127.0.0.1:1', httpAddress: '127.0.0.1:2',
       topics: [{ topicName: 'orders', readQueueCount: 4, writeQueueCount: 4, perm: 6 }],
       dataVersion: { timestampMs: 1, counter: 1 },
+      fullTopicTable: true,
     }, 2_000);
   } finally {
     client.close();
