@@ -4,6 +4,7 @@ import { readdir, rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { isValidName } from '../../common/names.js';
 import { ConsumeQueue } from './consume-queue.js';
+import { isOutOfDescriptors, type FileHandleCache } from './file-handle-cache.js';
 import { consumeQueueDir, consumeQueueRootDir, consumeQueueTopicDir } from './layout.js';
 import { CONSUME_QUEUE_WRITE_THRESHOLD_BYTES } from './store-limits.js';
 
@@ -18,9 +19,14 @@ export class ConsumeQueues {
   private dirty = new Set<ConsumeQueue>();
   private writeError: unknown;
 
-  constructor(private readonly dataDir: string, readonly entriesPerFile: number, private readonly log: Logger) {}
+  constructor(
+    private readonly dataDir: string,
+    readonly entriesPerFile: number,
+    private readonly log: Logger,
+    private readonly cache: FileHandleCache,
+  ) {}
 
-  /** Opens every queue on disk and drops entries past the log end. */
+  /** Finds every queue on disk and drops entries past the log end; files are opened through the cache, so at most its budget at once. */
   async load(logEndPhysicalOffset: number): Promise<void> {
     const topics = await readdir(consumeQueueRootDir(this.dataDir)).catch(() => [] as string[]);
     for (const topic of topics) {
@@ -29,7 +35,7 @@ export class ConsumeQueues {
       for (const name of queueIds) {
         const queueId = Number(name);
         if (!/^\d+$/.test(name) || !Number.isSafeInteger(queueId)) continue;
-        const { queue, report } = await ConsumeQueue.load(consumeQueueDir(this.dataDir, topic, queueId), topic, queueId, this.entriesPerFile);
+        const { queue, report } = await ConsumeQueue.load(consumeQueueDir(this.dataDir, topic, queueId), topic, queueId, this.entriesPerFile, this.cache);
         const truncatedEntries = report.truncatedEntries + (await queue.dropEntriesPastLogEnd(logEndPhysicalOffset));
         if (report.droppedFiles > 0 || truncatedEntries > 0) {
           this.log.warn({ topic, queueId, droppedFiles: report.droppedFiles, truncatedEntries }, 'consume queue tail truncated');
@@ -55,7 +61,7 @@ export class ConsumeQueues {
   getOrCreate(topic: string, queueId: number, startQueueOffset = 0): ConsumeQueue {
     const existing = this.get(topic, queueId);
     if (existing !== undefined) return existing;
-    const queue = new ConsumeQueue(topic, queueId, consumeQueueDir(this.dataDir, topic, queueId), this.entriesPerFile, startQueueOffset);
+    const queue = new ConsumeQueue(topic, queueId, consumeQueueDir(this.dataDir, topic, queueId), this.entriesPerFile, startQueueOffset, this.cache);
     this.put(queue);
     return queue;
   }
@@ -74,17 +80,29 @@ export class ConsumeQueues {
     this.dirty.add(queue);
     if (queue.pendingBytes >= CONSUME_QUEUE_WRITE_THRESHOLD_BYTES) {
       queue.writePending().catch((err: unknown) => {
-        this.writeError ??= err;
+        // Out of descriptors: the entries stay in memory and the next flush tick writes them.
+        if (!isOutOfDescriptors(err)) this.writeError ??= err;
       });
     }
   }
 
-  /** Writes and fdatasyncs every queue changed since the last call. */
+  /**
+   * Writes and fdatasyncs every queue changed since the last call. On an error the queues not yet
+   * synced stay dirty, so the next call (the next flush tick) syncs them.
+   */
   async flushAll(): Promise<void> {
     if (this.writeError !== undefined) throw this.writeError;
     const dirty = this.dirty;
     this.dirty = new Set();
-    for (const queue of dirty) await queue.sync();
+    for (const queue of dirty) {
+      try {
+        await queue.sync();
+      } catch (err) {
+        for (const left of dirty) if (this.byTopic.get(left.topic)?.get(left.queueId) === left) this.dirty.add(left);
+        throw err;
+      }
+      dirty.delete(queue);
+    }
   }
 
   progress(): QueueProgress[] {
