@@ -2,6 +2,8 @@
 // RLIMIT_NOFILE minus headroom for LevelDB, sockets and the process's own descriptors. The
 // arithmetic is pure (planOpenFiles); readOpenFilesLimit reads the limit where the OS tells it.
 import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { ConveyorError, ErrorCode } from '../../common/errors.js';
 
 /**
  * LevelDB's max_open_files for the metadata and index database (classic-level's default is 1,000).
@@ -26,6 +28,8 @@ export const OPEN_FILES_BUDGET_MAX = 32_768;
  * consume-queue writes each hold one; below this they mostly wait on one another.
  */
 export const OPEN_FILES_BUDGET_MIN = 16;
+/** Lowest soft limit that leaves OPEN_FILES_BUDGET_MIN (at this size the sockets get SOCKETS_RESERVED_MIN). */
+export const OPEN_FILES_LIMIT_MIN = META_MAX_OPEN_FILES + PROCESS_FILES_RESERVED + SOCKETS_RESERVED_MIN + OPEN_FILES_BUDGET_MIN;
 /** Assumed soft limit where the OS does not say (not Linux): the common default of 1,024. */
 export const OPEN_FILES_LIMIT_FALLBACK = 1_024;
 
@@ -86,4 +90,24 @@ export function readOpenFilesLimit(): { softLimit: number; limitSource: OpenFile
 export function planOpenFilesForProcess(setting?: number): OpenFilesPlan {
   const { softLimit, limitSource } = readOpenFilesLimit();
   return planOpenFiles(softLimit, limitSource, setting);
+}
+
+/**
+ * The start-up line with the numbers (info; warn when openFilesMax asked for more than the limit
+ * leaves) and the refusal when the budget cannot work: at start, not at minute five.
+ */
+export function checkOpenFilesPlan(plan: OpenFilesPlan, log: Logger): void {
+  const { softLimit, limitSource, headroom, metaMaxOpenFiles, processReserved, socketsReserved, limitBudget, budget, setting } = plan;
+  const fields = { softLimit, limitSource, headroom, metaMaxOpenFiles, processReserved, socketsReserved, limitBudget, budget, openFilesMax: setting };
+  if (plan.tooLow) {
+    log.error(fields, 'open files budget too low');
+    const raiseSetting = setting === undefined ? '' : ` or openFilesMax to at least ${OPEN_FILES_BUDGET_MIN}`;
+    throw new ConveyorError(
+      ErrorCode.CONFIG_INVALID,
+      `the store may hold only ${budget} open files (open-files limit ${softLimit} minus ${headroom} kept for LevelDB, sockets and the process${setting === undefined ? '' : `, or openFilesMax ${setting}`}), fewer than the ${OPEN_FILES_BUDGET_MIN} it needs: raise the limit (ulimit -n) to at least ${OPEN_FILES_LIMIT_MIN}${raiseSetting}`,
+      { softLimit, headroom, budget, budgetMin: OPEN_FILES_BUDGET_MIN },
+    );
+  }
+  if (plan.settingClamped) log.warn(fields, 'open files budget: openFilesMax is above what the open-files limit leaves, using the limit');
+  else log.info(fields, 'open files budget');
 }

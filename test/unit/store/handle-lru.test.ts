@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { HandleLru } from '../../../broker/store/handle-lru.js';
+import { ErrorCode } from '../../../common/errors.js';
+import { captureLog } from './helpers.js';
 import {
+  checkOpenFilesPlan,
   META_MAX_OPEN_FILES,
+  OPEN_FILES_LIMIT_MIN,
   OPEN_FILES_BUDGET_MAX,
   OPEN_FILES_BUDGET_MIN,
   parseOpenFilesLimit,
@@ -102,6 +106,26 @@ describe('planOpenFiles', () => {
     expect(planOpenFiles(4_096, 'proc', 100)).toMatchObject({ budget: 100, settingClamped: false, tooLow: false });
     expect(planOpenFiles(4_096, 'proc', 10_000)).toMatchObject({ budget: 2_832, limitBudget: 2_832, settingClamped: true });
     expect(planOpenFiles(4_096, 'proc', 8)).toMatchObject({ budget: 8, tooLow: true });
+  });
+});
+
+describe('checkOpenFilesPlan', () => {
+  it('logs one line with the limit, the headroom and the budget', async () => {
+    const { logger, lines } = await captureLog();
+    checkOpenFilesPlan(planOpenFiles(4_096, 'proc'), logger);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ msg: 'open files budget', level: 30, softLimit: 4_096, headroom: 1_264, budget: 2_832 });
+    checkOpenFilesPlan(planOpenFiles(4_096, 'proc', 5_000), logger);
+    expect(lines[1]).toMatchObject({ level: 40, openFilesMax: 5_000, budget: 2_832 });
+  });
+
+  it('refuses a limit that leaves fewer than OPEN_FILES_BUDGET_MIN handles, naming the limit to set', async () => {
+    const { logger, lines } = await captureLog();
+    expect(() => checkOpenFilesPlan(planOpenFiles(OPEN_FILES_LIMIT_MIN - 1, 'proc'), logger)).toThrow(
+      expect.objectContaining({ code: ErrorCode.CONFIG_INVALID, message: expect.stringContaining(`at least ${OPEN_FILES_LIMIT_MIN}`) }),
+    );
+    expect(lines[0]).toMatchObject({ msg: 'open files budget too low', budget: OPEN_FILES_BUDGET_MIN - 1 });
+    expect(() => checkOpenFilesPlan(planOpenFiles(OPEN_FILES_LIMIT_MIN, 'proc'), logger)).not.toThrow();
   });
 });
 
