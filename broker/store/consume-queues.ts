@@ -8,6 +8,12 @@ import { isOutOfDescriptors, type FileHandleCache } from './file-handle-cache.js
 import { consumeQueueDir, consumeQueueRootDir, consumeQueueTopicDir } from './layout.js';
 import { CONSUME_QUEUE_WRITE_THRESHOLD_BYTES } from './store-limits.js';
 
+/**
+ * Queues loaded at once at open: each load is a few small file operations on libuv's pool (4
+ * threads), so a few per thread keep it busy; each holds at most one cached handle at a time.
+ */
+const QUEUE_LOADS_IN_FLIGHT = 16;
+
 interface QueueProgress {
   topic: string;
   queueId: number;
@@ -26,23 +32,35 @@ export class ConsumeQueues {
     private readonly cache: FileHandleCache,
   ) {}
 
-  /** Finds every queue on disk and drops entries past the log end; files are opened through the cache, so at most its budget at once. */
+  /**
+   * Finds every queue on disk and drops entries past the log end, QUEUE_LOADS_IN_FLIGHT queues at
+   * a time; files are opened through the cache, so at most its budget at once.
+   */
   async load(logEndPhysicalOffset: number): Promise<void> {
+    const found: Array<{ topic: string; queueId: number }> = [];
     const topics = await readdir(consumeQueueRootDir(this.dataDir)).catch(() => [] as string[]);
     for (const topic of topics) {
       if (!isValidName(topic)) continue;
       const queueIds = await readdir(consumeQueueTopicDir(this.dataDir, topic)).catch(() => [] as string[]);
       for (const name of queueIds) {
         const queueId = Number(name);
-        if (!/^\d+$/.test(name) || !Number.isSafeInteger(queueId)) continue;
-        const { queue, report } = await ConsumeQueue.load(consumeQueueDir(this.dataDir, topic, queueId), topic, queueId, this.entriesPerFile, this.cache);
-        const truncatedEntries = report.truncatedEntries + (await queue.dropEntriesPastLogEnd(logEndPhysicalOffset));
-        if (report.droppedFiles > 0 || truncatedEntries > 0) {
-          this.log.warn({ topic, queueId, droppedFiles: report.droppedFiles, truncatedEntries }, 'consume queue tail truncated');
-        }
-        this.put(queue);
+        if (/^\d+$/.test(name) && Number.isSafeInteger(queueId)) found.push({ topic, queueId });
       }
     }
+    let next = 0;
+    const loadNext = async (): Promise<void> => {
+      for (let item = found[next++]; item !== undefined; item = found[next++]) await this.loadQueue(item.topic, item.queueId, logEndPhysicalOffset);
+    };
+    await Promise.all(Array.from({ length: Math.min(QUEUE_LOADS_IN_FLIGHT, found.length) }, loadNext));
+  }
+
+  private async loadQueue(topic: string, queueId: number, logEndPhysicalOffset: number): Promise<void> {
+    const { queue, report } = await ConsumeQueue.load(consumeQueueDir(this.dataDir, topic, queueId), topic, queueId, this.entriesPerFile, this.cache);
+    const truncatedEntries = report.truncatedEntries + (await queue.dropEntriesPastLogEnd(logEndPhysicalOffset));
+    if (report.droppedFiles > 0 || truncatedEntries > 0) {
+      this.log.warn({ topic, queueId, droppedFiles: report.droppedFiles, truncatedEntries }, 'consume queue tail truncated');
+    }
+    this.put(queue);
   }
 
   private put(queue: ConsumeQueue): void {
