@@ -62,7 +62,11 @@ export class FileHandleCache {
   private evictions = 0;
   private waits = 0;
 
-  constructor(readonly budget: number) {
+  constructor(
+    readonly budget: number,
+    /** fs/promises open; tests inject one that fails like a process out of descriptors. */
+    private readonly openPath: (path: string, flags: number, mode: number) => Promise<FileHandle> = open,
+  ) {
     this.lru = new HandleLru(budget);
   }
 
@@ -77,6 +81,8 @@ export class FileHandleCache {
       if (write) file.dirty = true;
       return await fn(handle);
     } finally {
+      // Again at the end: a datasync that started while this write ran may not cover all of it.
+      if (write) file.dirty = true;
       this.release(file);
     }
   }
@@ -235,7 +241,7 @@ export class FileHandleCache {
     const flags = file.create ? constants.O_RDWR | constants.O_CREAT : constants.O_RDWR;
     for (let attempt = 0; ; attempt++) {
       try {
-        const handle = await open(file.path, flags, 0o644);
+        const handle = await this.openPath(file.path, flags, 0o644);
         file.create = false;
         this.opens++;
         return handle;

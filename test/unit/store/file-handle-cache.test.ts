@@ -1,8 +1,9 @@
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FileHandleCache, FileDroppedError } from '../../../broker/store/file-handle-cache.js';
+import { FileDroppedError, FileHandleCache, isOutOfDescriptors } from '../../../broker/store/file-handle-cache.js';
+import { ErrorCode } from '../../../common/errors.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -93,5 +94,45 @@ describe('FileHandleCache', () => {
     await cache.use(cache.file(path.join(dir, 'other'), { create: true }), (h) => h.stat());
     await rm(file.path);
     await expect(cache.use(file, (h) => h.stat())).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('FileHandleCache when the process runs out of descriptors', () => {
+  /** An open() of a process with `free` descriptors left (sockets took the rest): EMFILE beyond. */
+  function scarceOpen(free: { left: number }): (p: string, flags: number, mode: number) => Promise<FileHandle> {
+    return async (p, flags, mode) => {
+      if (free.left === 0) throw Object.assign(new Error(`EMFILE: too many open files, open '${p}'`), { code: 'EMFILE' });
+      const handle = await open(p, flags, mode);
+      free.left--;
+      const close = handle.close.bind(handle);
+      handle.close = async () => {
+        free.left++;
+        await close();
+      };
+      return handle;
+    };
+  }
+
+  it('closes an idle store file and retries, and fails with SERVICE_UNAVAILABLE only when none is idle, then recovers', async () => {
+    const free = { left: 2 };
+    const cache = new FileHandleCache(8, scarceOpen(free));
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((name) => cache.file(path.join(dir, name), { create: true })) as [ReturnType<typeof cache.file>, ReturnType<typeof cache.file>, ReturnType<typeof cache.file>, ReturnType<typeof cache.file>];
+    await cache.use(a, (h) => h.stat());
+    await cache.use(b, (h) => h.stat());
+    await cache.use(c, (h) => h.stat()); // EMFILE: a (idle, least recent) is closed and the open retried
+    expect(cache.openNow(a)).toBeUndefined();
+    expect(cache.openNow(c)).toBeDefined();
+
+    await cache.pin(b);
+    await cache.pin(c);
+    const failed = await cache.use(d, (h) => h.stat()).catch((err: unknown) => err);
+    expect(isOutOfDescriptors(failed)).toBe(true);
+    expect(failed).toMatchObject({ code: ErrorCode.SERVICE_UNAVAILABLE, message: expect.stringContaining('no file descriptor left') });
+    expect(cache.stats().open).toBe(2);
+
+    cache.unpin(c);
+    await cache.use(d, (h) => h.stat()); // an idle file again: it gives way
+    expect(cache.openNow(d)).toBeDefined();
+    expect(cache.openNow(b)).toBeDefined();
   });
 });

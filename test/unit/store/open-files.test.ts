@@ -1,13 +1,15 @@
 // The store under a tiny open-file budget: 200 queues written, read, flushed and recovered through
 // 16 handles, the process's descriptors sampled all along (docs/storage.md "Open files").
-import { readdirSync, readlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect } from 'vitest';
+import { afterEach, describe, expect, vi } from 'vitest';
+import { parseOpenFilesLimit } from '../../../broker/store/open-files-budget.js';
 import type { MessageStore } from '../../../broker/store/index.js';
 import { decodeRecord } from '../../../common/record.js';
 import { ABORT_MARKER_FILE, CHECKPOINT_FILE, consumeQueueRootDir } from '../../../broker/store/layout.js';
-import { messages, test } from './helpers.js';
+import { captureLog, messages, test } from './helpers.js';
 
 const BUDGET = 16;
 const TOPICS = 40;
@@ -141,5 +143,42 @@ describe('the store under a small open-file budget', () => {
     expect(watch.samples).toBeGreaterThan(100);
     expect(watch.maxStoreFiles).toBeLessThanOrEqual(BUDGET);
     expect(watch.maxTotal - watch.baseline).toBeLessThanOrEqual(BUDGET + OTHER_DESCRIPTORS_MAX);
+  });
+});
+
+/** Sets this process's soft open-files limit (prlimit; the hard limit stays). */
+function setSoftOpenFilesLimit(soft: number): void {
+  execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${soft}:`]);
+}
+
+describe('the store when sockets took every descriptor', () => {
+  test('postpones its flush without failing, and resumes once descriptors are free again', async ({ dataDir, openStore }) => {
+    const { logger, lines } = await captureLog();
+    const store = await openStore({ openFilesMax: BUDGET, flushIntervalMs: 20, log: logger });
+    await store.append('busy', 0, messages('before', 5));
+    const original = parseOpenFilesLimit(readFileSync('/proc/self/limits', 'utf8'));
+    expect(original).toBeDefined();
+    const hogs: number[] = [];
+    try {
+      setSoftOpenFilesLimit(sampleFds(dataDir).total + 64);
+      for (let i = 0; i < 256; i++) {
+        try {
+          hogs.push(openSync('/dev/null', 'r')); // what a flood of connections would do
+        } catch {
+          break; // EMFILE: nothing left
+        }
+      }
+      await store.append('busy', 1, messages('during', 5)); // dispatched in memory: no new descriptor needed
+      await vi.waitFor(() => expect(lines.some((l) => l.msg === 'store task postponed: no file descriptor left')).toBe(true), { timeout: 5_000, interval: 20 });
+    } finally {
+      for (const fd of hogs) closeSync(fd);
+      setSoftOpenFilesLimit(original!);
+    }
+    expect(hogs.length).toBeLessThan(256);
+    await vi.waitFor(() => expect(lines.some((l) => l.msg === 'store task resumed: file descriptors available again')).toBe(true), { timeout: 5_000, interval: 20 });
+    expect(lines.filter((l) => l.msg === 'store task postponed: no file descriptor left')).toHaveLength(1);
+    await store.append('busy', 2, messages('after', 5));
+    await store.flush();
+    for (const queueId of [0, 1, 2]) expect((await store.read('busy', queueId, 0, { maxCount: 10, maxBytes: 1 << 20 })).count).toBe(5);
   });
 });
