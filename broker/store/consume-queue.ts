@@ -7,7 +7,7 @@ import { mkdir, readdir, rm, stat, truncate, type FileHandle } from 'node:fs/pro
 import path from 'node:path';
 import { assert } from '../../common/errors.js';
 import { CONSUME_QUEUE_ENTRY_BYTES as ENTRY, entryPhysicalOffset, entrySize } from './consume-queue-entry.js';
-import type { CachedFile, FileHandleCache } from './file-handle-cache.js';
+import { isOutOfDescriptors, type CachedFile, type FileHandleCache } from './file-handle-cache.js';
 import { offsetFileName, parseOffsetFileName } from './layout.js';
 import { CONSUME_QUEUE_READ_AHEAD_ENTRIES } from './store-limits.js';
 
@@ -200,7 +200,8 @@ export class ConsumeQueue {
     try {
       const { bytesRead } = await this.cache.use(file.file, (handle) => handle.read(out, 0, out.length, index * ENTRY));
       if (bytesRead !== out.length) return undefined;
-    } catch {
+    } catch (err) {
+      if (isOutOfDescriptors(err)) throw err; // SERVICE_UNAVAILABLE for the caller, not "no message"
       return undefined; // closed or deleted meanwhile (retention)
     }
     // Written entries never change (truncation drops the cache), so later reads may share this buffer.
