@@ -27,7 +27,7 @@ import { PullService } from './services/pull.js';
 import { withEncodedPullResponses } from './services/pull-response.js';
 import { withStreamCodecs } from './services/stream-codecs.js';
 import { SendService } from './services/send.js';
-import { MessageStore } from './store/index.js';
+import { checkOpenFilesPlan, MessageStore, planOpenFilesForProcess } from './store/index.js';
 import { TopicManager } from './topics/topics.js';
 
 /** How long shutdown waits for in-flight calls (held pulls are answered at once) before going on. */
@@ -95,8 +95,11 @@ export class Broker {
     });
     const closeOnFailure: Array<() => Promise<unknown>> = [() => ops.close()];
     try {
+      const openFiles = planOpenFilesForProcess(config.openFilesMax === 0 ? undefined : config.openFilesMax);
+      checkOpenFilesPlan(openFiles, log);
       const opened = await MessageStore.open({
         dataDir: config.dataDir,
+        openFilesMax: openFiles.budget,
         segmentBytes: config.segmentBytes,
         flushMode: config.flushMode,
         flushIntervalMs: config.flushIntervalMs,

@@ -3,6 +3,7 @@
 import { COMMON_SETTINGS, parseSettingFlags, type ConfigOf, type Schema } from '../common/config.js';
 import { NAME_PATTERN } from '../common/names.js';
 import { METADATA_SYNC_INTERVAL_MS_DEFAULT, REPLICATION_MODES, SYNC_REPLICATION_TIMEOUT_MS_DEFAULT } from './replication/index.js';
+import { OPEN_FILES_BUDGET_MAX } from './store/open-files-budget.js';
 import { SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MAX, SEGMENT_BYTES_MIN } from './store/store-limits.js';
 
 const NAME_HINT = '1 to 127 characters of A-Z a-z 0-9 _ % -';
@@ -25,6 +26,7 @@ export const BROKER_SETTINGS = {
   registerIntervalMs: { kind: 'int', default: 10_000, min: 100, max: 600_000, description: 'interval of registration heartbeats to every nameserver' },
   segmentBytes: { kind: 'int', default: SEGMENT_BYTES_DEFAULT, min: SEGMENT_BYTES_MIN, max: SEGMENT_BYTES_MAX, description: 'commit-log segment file size' },
   flushIntervalMs: { kind: 'int', default: 500, min: 1, max: 60_000, description: 'async flush: interval between fsyncs' },
+  openFilesMax: { kind: 'int', default: 0, min: 0, max: OPEN_FILES_BUDGET_MAX, description: 'store files (segments, consume-queue files) open at once at most; 0 = what the open-files limit leaves after LevelDB and sockets (docs/storage.md "Open files")' },
   retentionHours: { kind: 'int', default: 72, min: 1, max: 24 * 365 * 10, description: 'commit-log segments older than this are deleted' },
   longPollMaxMs: { kind: 'int', default: 15_000, min: 0, max: 120_000, description: 'longest a pull that found nothing is held' },
   dedupWindowMs: { kind: 'int', default: 120_000, min: 0, max: 24 * 3600 * 1000, description: 'a message id seen within this time is answered with its original result (0 = off)' },

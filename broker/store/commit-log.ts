@@ -1,9 +1,11 @@
 // The commit log as a run of segment files: finding, creating, reading, syncing, truncating and
 // deleting them. Positions and their bookkeeping (what is written, flushed) belong to the writer
-// (log-writer.ts); this file only turns physical offsets into file I/O.
+// (log-writer.ts); this file only turns physical offsets into file I/O. Segment descriptors come
+// from the store's open-file cache; the last segment (where appends go) is kept pinned open.
 import { mkdir, open, readdir } from 'node:fs/promises';
 import { assert, ConveyorError, ErrorCode } from '../../common/errors.js';
 import type { WriteChunk } from './batch-encoder.js';
+import type { FileHandleCache } from './file-handle-cache.js';
 import { filePositionInSegment, parseOffsetFileName, segmentBaseOf } from './layout.js';
 import { Segment } from './segment.js';
 
@@ -17,14 +19,19 @@ import { Segment } from './segment.js';
 export const HOT_TAIL_BYTES = 16 * 1024 * 1024;
 
 export class CommitLog {
+  /** The segment kept pinned open: the last one. */
+  private pinnedTail: Segment | undefined;
+
   private constructor(
     readonly dir: string,
     readonly segmentBytes: number,
     /** Sorted by base offset, contiguous. */
     private readonly segments: Segment[],
+    private readonly cache: FileHandleCache,
   ) {}
 
-  static async open(dir: string, segmentBytes: number): Promise<CommitLog> {
+  /** Lists the segments (no descriptor is held for them but the last one's). */
+  static async open(dir: string, segmentBytes: number, cache: FileHandleCache): Promise<CommitLog> {
     await mkdir(dir, { recursive: true });
     const bases = (await readdir(dir))
       .map(parseOffsetFileName)
@@ -35,9 +42,29 @@ export class CommitLog {
       if (base % segmentBytes !== 0) {
         throw new ConveyorError(ErrorCode.CONFIG_INVALID, `commit-log segment ${base} is not aligned to segmentBytes ${segmentBytes}: the data directory was written with another segment size`, { baseOffset: base, segmentBytes });
       }
-      segments.push(await Segment.open(dir, base, false));
+      segments.push(await Segment.open(dir, base, false, cache));
     }
-    return new CommitLog(dir, segmentBytes, segments);
+    const commitLog = new CommitLog(dir, segmentBytes, segments, cache);
+    await commitLog.pinTail();
+    return commitLog;
+  }
+
+  /** Moves the pin to the last segment (after it changed: a new segment, a truncation, a deletion). */
+  private async pinTail(): Promise<void> {
+    const last = this.segments.at(-1);
+    if (last === this.pinnedTail) return;
+    const previous = this.pinnedTail;
+    this.pinnedTail = undefined;
+    if (last !== undefined) {
+      await last.pin();
+      this.pinnedTail = last;
+    }
+    previous?.unpin();
+  }
+
+  /** The open-file cache's counters (StoreStats). */
+  get fileCache(): FileHandleCache {
+    return this.cache;
   }
 
   /** First byte still on disk; the end of the log when no segment exists. */
@@ -84,8 +111,9 @@ export class CommitLog {
     if (existing !== undefined) return existing;
     const last = this.segments[this.segments.length - 1];
     assert(last === undefined || base === last.baseOffset + this.segmentBytes, `new segment ${base} does not follow ${last?.baseOffset}`);
-    const segment = await Segment.open(this.dir, base, true);
+    const segment = await Segment.open(this.dir, base, true, this.cache);
     this.segments.push(segment);
+    await this.pinTail();
     await syncDirectory(this.dir);
     return segment;
   }
@@ -105,7 +133,7 @@ export class CommitLog {
   writeChunksNow(chunks: readonly WriteChunk[]): boolean {
     const runs = this.segmentRuns(chunks);
     const segments = runs.map((run) => this.openSegment(run.base));
-    if (segments.includes(undefined)) return false;
+    if (segments.some((segment) => segment === undefined || !segment.isOpenNow)) return false;
     runs.forEach((run, i) => segments[i]!.writeNow(run.buffers, run.filePosition));
     return true;
   }
@@ -139,7 +167,10 @@ export class CommitLog {
     if (segment === undefined) return 0;
     try {
       const position = filePositionInSegment(physicalOffset, this.segmentBytes);
-      if (this.endFromFiles - physicalOffset <= HOT_TAIL_BYTES) return segment.readNow(position, length, target, targetPosition);
+      if (this.endFromFiles - physicalOffset <= HOT_TAIL_BYTES) {
+        const done = segment.readNow(position, length, target, targetPosition);
+        if (done !== undefined) return done;
+      }
       return await segment.read(position, length, target, targetPosition);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EBADF' || (err as NodeJS.ErrnoException).code === 'ERR_INVALID_STATE') return 0;
@@ -173,8 +204,10 @@ export class CommitLog {
   async truncate(physicalOffset: number): Promise<void> {
     for (let last = this.segments.at(-1); last !== undefined && last.baseOffset > physicalOffset; last = this.segments.at(-1)) {
       this.segments.pop();
+      if (last === this.pinnedTail) this.pinnedTail = undefined;
       await last.remove();
     }
+    await this.pinTail();
     const last = this.segments[this.segments.length - 1];
     if (last !== undefined && last.endOffset > physicalOffset) await last.truncate(physicalOffset - last.baseOffset);
     if (this.segments.length === 0) this.emptyStart = physicalOffset;
@@ -183,11 +216,14 @@ export class CommitLog {
   /** Deletes the oldest segment (retention). */
   async deleteOldest(): Promise<Segment | undefined> {
     const first = this.segments.shift();
+    if (first === this.pinnedTail) this.pinnedTail = undefined;
     if (first !== undefined) await first.remove();
+    await this.pinTail();
     return first;
   }
 
   async close(): Promise<void> {
+    this.pinnedTail = undefined;
     for (const segment of this.segments) await segment.close();
   }
 }

@@ -1,12 +1,13 @@
 // One consume queue (topic, queueId): files of fixed 20-byte entries (consume-queue-entry.ts),
 // each file holding `entriesPerFile` entries and named by its first queue offset (20 digits).
 // New entries sit in memory until the next write (flush tick or CONSUME_QUEUE_WRITE_THRESHOLD_BYTES);
-// reads see both. File changes (writes, deletions) run one at a time on a chain.
-import { constants } from 'node:fs';
-import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
+// reads see both. File changes (writes, deletions) run one at a time on a chain. Descriptors come
+// from the store's open-file cache (file-handle-cache.ts): a queue holds none while idle.
+import { mkdir, readdir, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { assert } from '../../common/errors.js';
 import { CONSUME_QUEUE_ENTRY_BYTES as ENTRY, entryPhysicalOffset, entrySize } from './consume-queue-entry.js';
+import { isOutOfDescriptors, type CachedFile, type FileHandleCache } from './file-handle-cache.js';
 import { offsetFileName, parseOffsetFileName } from './layout.js';
 import { CONSUME_QUEUE_READ_AHEAD_ENTRIES } from './store-limits.js';
 
@@ -16,7 +17,7 @@ const TORN_ENTRIES_SCAN_MAX = 1_024;
 interface QueueFile {
   firstQueueOffset: number;
   path: string;
-  handle: FileHandle | undefined;
+  file: CachedFile;
   /** Entries written to the file. */
   entries: number;
 }
@@ -38,12 +39,17 @@ export class ConsumeQueue {
   private pending = Buffer.allocUnsafe(64 * ENTRY);
   private chain: Promise<void> = Promise.resolve();
   private readonly unsynced = new Set<QueueFile>();
-  /** The older (not last) file whose handle is open for reading. */
-  private readFile: QueueFile | undefined;
   /** The last chunk read from a file, for sequential readers asking for a few entries at a time. */
   private readAhead: { firstQueueOffset: number; entries: Buffer } | undefined;
 
-  constructor(readonly topic: string, readonly queueId: number, readonly dir: string, readonly entriesPerFile: number, startQueueOffset: number) {
+  constructor(
+    readonly topic: string,
+    readonly queueId: number,
+    readonly dir: string,
+    readonly entriesPerFile: number,
+    startQueueOffset: number,
+    private readonly cache: FileHandleCache,
+  ) {
     this.minQueueOffset = startQueueOffset;
     this.maxQueueOffset = startQueueOffset;
     this.writtenQueueOffset = startQueueOffset;
@@ -54,27 +60,25 @@ export class ConsumeQueue {
     return (this.maxQueueOffset - this.writtenQueueOffset) * ENTRY;
   }
 
-  /** Opens the files of a queue, dropping what does not continue the previous file and a partial last entry. */
-  static async load(dir: string, topic: string, queueId: number, entriesPerFile: number): Promise<{ queue: ConsumeQueue; report: QueueLoadReport }> {
+  /**
+   * Finds the files of a queue (by name and size: no descriptor stays open), dropping what does not
+   * continue the previous file and a partial last entry.
+   */
+  static async load(dir: string, topic: string, queueId: number, entriesPerFile: number, cache: FileHandleCache): Promise<{ queue: ConsumeQueue; report: QueueLoadReport }> {
     const report: QueueLoadReport = { droppedFiles: 0, truncatedEntries: 0 };
     const firsts = (await readdir(dir)).map(parseOffsetFileName).filter((v): v is number => v !== undefined).sort((a, b) => a - b);
-    const queue = new ConsumeQueue(topic, queueId, dir, entriesPerFile, firsts[0] ?? 0);
+    const queue = new ConsumeQueue(topic, queueId, dir, entriesPerFile, firsts[0] ?? 0, cache);
     for (const first of firsts) {
       const previous = queue.files.at(-1);
-      const file: QueueFile = { firstQueueOffset: first, path: path.join(dir, offsetFileName(first)), handle: undefined, entries: 0 };
+      const file = queue.queueFile(first, false);
       if (previous !== undefined && (previous.entries !== entriesPerFile || previous.firstQueueOffset + entriesPerFile !== first)) {
         report.droppedFiles++;
         await rm(file.path, { force: true });
         continue;
       }
-      const handle = await open(file.path, constants.O_RDWR);
-      try {
-        const { size } = await handle.stat();
-        file.entries = Math.min(entriesPerFile, Math.floor(size / ENTRY));
-        if (size !== file.entries * ENTRY) await handle.truncate(file.entries * ENTRY);
-      } finally {
-        await handle.close();
-      }
+      const { size } = await stat(file.path);
+      file.entries = Math.min(entriesPerFile, Math.floor(size / ENTRY));
+      if (size !== file.entries * ENTRY) await truncate(file.path, file.entries * ENTRY);
       queue.files.push(file);
     }
     const last = queue.files.at(-1);
@@ -106,8 +110,10 @@ export class ConsumeQueue {
   sync(): Promise<void> {
     return this.enqueue(async () => {
       await this.doWrite();
-      for (const file of this.unsynced) await file.handle?.datasync();
-      this.unsynced.clear();
+      for (const file of this.unsynced) {
+        await this.cache.datasync(file.file);
+        this.unsynced.delete(file);
+      }
     });
   }
 
@@ -127,7 +133,7 @@ export class ConsumeQueue {
       const file = await this.fileForWrite(queueOffset);
       const index = queueOffset - file.firstQueueOffset;
       const n = Math.min(count - done, this.entriesPerFile - index);
-      await writeFully(await this.handleOf(file), source.subarray(done * ENTRY, (done + n) * ENTRY), index * ENTRY);
+      await this.cache.use(file.file, (handle) => writeFully(handle, source.subarray(done * ENTRY, (done + n) * ENTRY), index * ENTRY), true);
       file.entries = index + n;
       this.unsynced.add(file);
       done += n;
@@ -142,13 +148,19 @@ export class ConsumeQueue {
     const last = this.files.at(-1);
     if (last !== undefined && queueOffset < last.firstQueueOffset + this.entriesPerFile) return last;
     assert(last === undefined || queueOffset === last.firstQueueOffset + this.entriesPerFile, 'consume-queue file gap');
-    if (last !== undefined && this.unsynced.delete(last)) await last.handle?.datasync();
-    if (last !== undefined && this.readFile !== last) await closeHandle(last);
+    if (last !== undefined && this.unsynced.has(last)) {
+      await this.cache.datasync(last.file);
+      this.unsynced.delete(last);
+    }
     await mkdir(this.dir, { recursive: true });
-    const file: QueueFile = { firstQueueOffset: queueOffset, path: path.join(this.dir, offsetFileName(queueOffset)), handle: undefined, entries: 0 };
-    file.handle = await open(file.path, constants.O_RDWR | constants.O_CREAT, 0o644);
+    const file = this.queueFile(queueOffset, true);
     this.files.push(file);
     return file;
+  }
+
+  private queueFile(firstQueueOffset: number, create: boolean): QueueFile {
+    const filePath = path.join(this.dir, offsetFileName(firstQueueOffset));
+    return { firstQueueOffset, path: filePath, file: this.cache.file(filePath, { create }), entries: 0 };
   }
 
   private fileIndexFor(queueOffset: number): number {
@@ -186,9 +198,10 @@ export class ConsumeQueue {
     if (n <= 0) return undefined;
     const out = Buffer.allocUnsafe(n * ENTRY);
     try {
-      const { bytesRead } = await (await this.handleOf(file, true)).read(out, 0, out.length, index * ENTRY);
+      const { bytesRead } = await this.cache.use(file.file, (handle) => handle.read(out, 0, out.length, index * ENTRY));
       if (bytesRead !== out.length) return undefined;
-    } catch {
+    } catch (err) {
+      if (isOutOfDescriptors(err)) throw err; // SERVICE_UNAVAILABLE for the caller, not "no message"
       return undefined; // closed or deleted meanwhile (retention)
     }
     // Written entries never change (truncation drops the cache), so later reads may share this buffer.
@@ -241,11 +254,11 @@ export class ConsumeQueue {
       assert(queueOffset <= this.maxQueueOffset, 'truncate past the end');
       if (queueOffset < this.writtenQueueOffset) {
         while (this.files.length > 0 && this.files.at(-1)!.firstQueueOffset >= queueOffset && this.files.length > 1) {
-          await removeFile(this.files.pop()!);
+          await removeFile(this.cache, this.files.pop()!);
         }
         const last = this.files.at(-1)!;
         last.entries = Math.max(0, queueOffset - last.firstQueueOffset);
-        await (await this.handleOf(last)).truncate(last.entries * ENTRY);
+        await this.cache.use(last.file, (handle) => handle.truncate(last.entries * ENTRY), true);
         this.writtenQueueOffset = last.firstQueueOffset + last.entries;
       }
       this.maxQueueOffset = Math.max(queueOffset, this.writtenQueueOffset);
@@ -265,7 +278,7 @@ export class ConsumeQueue {
     this.writtenQueueOffset = startQueueOffset;
     this.nextQueueOffset = startQueueOffset;
     void this.enqueue(async () => {
-      for (const file of old) await removeFile(file);
+      for (const file of old) await removeFile(this.cache, file);
     });
   }
 
@@ -281,7 +294,7 @@ export class ConsumeQueue {
         if (lastEntry !== undefined && lastEntry.physicalOffset >= minPhysicalOffset) break;
         this.files.shift();
         this.unsynced.delete(first);
-        await removeFile(first);
+        await removeFile(this.cache, first);
       }
       this.minQueueOffset = Math.max(this.minQueueOffset, this.files[0]?.firstQueueOffset ?? this.writtenQueueOffset);
       // First entry at or past minPhysicalOffset: physical offsets grow with queue offsets.
@@ -297,30 +310,10 @@ export class ConsumeQueue {
     });
   }
 
-  /**
-   * The open handle of a file. Open files per queue stay bounded: the last file (written) and at
-   * most one older file being read; opening another older file closes the previous one (a close
-   * waits for reads in flight on it).
-   */
-  private async handleOf(file: QueueFile, forRead = false): Promise<FileHandle> {
-    if (file.handle !== undefined) return file.handle;
-    const handle = await open(file.path, constants.O_RDWR);
-    if (file.handle !== undefined) {
-      await handle.close(); // opened concurrently by another caller
-      return file.handle;
-    }
-    file.handle = handle;
-    if (forRead && file !== this.files.at(-1)) {
-      const previous = this.readFile;
-      this.readFile = file;
-      if (previous !== undefined && previous !== file && previous !== this.files.at(-1)) await closeHandle(previous);
-    }
-    return handle;
-  }
-
+  /** Gives the descriptors back (without a sync: flushAll ran before). */
   async close(): Promise<void> {
     await this.chain;
-    for (const file of this.files) await closeHandle(file);
+    for (const file of this.files) await this.cache.drop(file.file);
   }
 
   /** Closes and deletes the queue's directory. */
@@ -338,13 +331,8 @@ async function writeFully(handle: FileHandle, bytes: Buffer, position: number): 
   }
 }
 
-async function closeHandle(file: QueueFile): Promise<void> {
-  const handle = file.handle;
-  file.handle = undefined;
-  await handle?.close();
-}
-
-async function removeFile(file: QueueFile): Promise<void> {
-  await closeHandle(file);
+/** Deletes a file; a read in flight on it finishes first on the unlinked file. */
+async function removeFile(cache: FileHandleCache, file: QueueFile): Promise<void> {
+  await cache.drop(file.file);
   await rm(file.path, { force: true });
 }

@@ -4,8 +4,15 @@ import { readdir, rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { isValidName } from '../../common/names.js';
 import { ConsumeQueue } from './consume-queue.js';
+import { isOutOfDescriptors, type FileHandleCache } from './file-handle-cache.js';
 import { consumeQueueDir, consumeQueueRootDir, consumeQueueTopicDir } from './layout.js';
 import { CONSUME_QUEUE_WRITE_THRESHOLD_BYTES } from './store-limits.js';
+
+/**
+ * Queues loaded at once at open: each load is a few small file operations on libuv's pool (4
+ * threads), so a few per thread keep it busy; each holds at most one cached handle at a time.
+ */
+const QUEUE_LOADS_IN_FLIGHT = 16;
 
 interface QueueProgress {
   topic: string;
@@ -18,25 +25,42 @@ export class ConsumeQueues {
   private dirty = new Set<ConsumeQueue>();
   private writeError: unknown;
 
-  constructor(private readonly dataDir: string, readonly entriesPerFile: number, private readonly log: Logger) {}
+  constructor(
+    private readonly dataDir: string,
+    readonly entriesPerFile: number,
+    private readonly log: Logger,
+    private readonly cache: FileHandleCache,
+  ) {}
 
-  /** Opens every queue on disk and drops entries past the log end. */
+  /**
+   * Finds every queue on disk and drops entries past the log end, QUEUE_LOADS_IN_FLIGHT queues at
+   * a time; files are opened through the cache, so at most its budget at once.
+   */
   async load(logEndPhysicalOffset: number): Promise<void> {
+    const found: Array<{ topic: string; queueId: number }> = [];
     const topics = await readdir(consumeQueueRootDir(this.dataDir)).catch(() => [] as string[]);
     for (const topic of topics) {
       if (!isValidName(topic)) continue;
       const queueIds = await readdir(consumeQueueTopicDir(this.dataDir, topic)).catch(() => [] as string[]);
       for (const name of queueIds) {
         const queueId = Number(name);
-        if (!/^\d+$/.test(name) || !Number.isSafeInteger(queueId)) continue;
-        const { queue, report } = await ConsumeQueue.load(consumeQueueDir(this.dataDir, topic, queueId), topic, queueId, this.entriesPerFile);
-        const truncatedEntries = report.truncatedEntries + (await queue.dropEntriesPastLogEnd(logEndPhysicalOffset));
-        if (report.droppedFiles > 0 || truncatedEntries > 0) {
-          this.log.warn({ topic, queueId, droppedFiles: report.droppedFiles, truncatedEntries }, 'consume queue tail truncated');
-        }
-        this.put(queue);
+        if (/^\d+$/.test(name) && Number.isSafeInteger(queueId)) found.push({ topic, queueId });
       }
     }
+    let next = 0;
+    const loadNext = async (): Promise<void> => {
+      for (let item = found[next++]; item !== undefined; item = found[next++]) await this.loadQueue(item.topic, item.queueId, logEndPhysicalOffset);
+    };
+    await Promise.all(Array.from({ length: Math.min(QUEUE_LOADS_IN_FLIGHT, found.length) }, loadNext));
+  }
+
+  private async loadQueue(topic: string, queueId: number, logEndPhysicalOffset: number): Promise<void> {
+    const { queue, report } = await ConsumeQueue.load(consumeQueueDir(this.dataDir, topic, queueId), topic, queueId, this.entriesPerFile, this.cache);
+    const truncatedEntries = report.truncatedEntries + (await queue.dropEntriesPastLogEnd(logEndPhysicalOffset));
+    if (report.droppedFiles > 0 || truncatedEntries > 0) {
+      this.log.warn({ topic, queueId, droppedFiles: report.droppedFiles, truncatedEntries }, 'consume queue tail truncated');
+    }
+    this.put(queue);
   }
 
   private put(queue: ConsumeQueue): void {
@@ -55,7 +79,7 @@ export class ConsumeQueues {
   getOrCreate(topic: string, queueId: number, startQueueOffset = 0): ConsumeQueue {
     const existing = this.get(topic, queueId);
     if (existing !== undefined) return existing;
-    const queue = new ConsumeQueue(topic, queueId, consumeQueueDir(this.dataDir, topic, queueId), this.entriesPerFile, startQueueOffset);
+    const queue = new ConsumeQueue(topic, queueId, consumeQueueDir(this.dataDir, topic, queueId), this.entriesPerFile, startQueueOffset, this.cache);
     this.put(queue);
     return queue;
   }
@@ -74,17 +98,29 @@ export class ConsumeQueues {
     this.dirty.add(queue);
     if (queue.pendingBytes >= CONSUME_QUEUE_WRITE_THRESHOLD_BYTES) {
       queue.writePending().catch((err: unknown) => {
-        this.writeError ??= err;
+        // Out of descriptors: the entries stay in memory and the next flush tick writes them.
+        if (!isOutOfDescriptors(err)) this.writeError ??= err;
       });
     }
   }
 
-  /** Writes and fdatasyncs every queue changed since the last call. */
+  /**
+   * Writes and fdatasyncs every queue changed since the last call. On an error the queues not yet
+   * synced stay dirty, so the next call (the next flush tick) syncs them.
+   */
   async flushAll(): Promise<void> {
     if (this.writeError !== undefined) throw this.writeError;
     const dirty = this.dirty;
     this.dirty = new Set();
-    for (const queue of dirty) await queue.sync();
+    for (const queue of dirty) {
+      try {
+        await queue.sync();
+      } catch (err) {
+        for (const left of dirty) if (this.byTopic.get(left.topic)?.get(left.queueId) === left) this.dirty.add(left);
+        throw err;
+      }
+      dirty.delete(queue);
+    }
   }
 
   progress(): QueueProgress[] {

@@ -11,6 +11,7 @@ import { abortMarkerExists, CHECKPOINT_FORMAT_VERSION, createAbortMarker, readCh
 import { CommitLog } from './commit-log.js';
 import { ConsumeQueues } from './consume-queues.js';
 import { DiskMonitor } from './disk-usage.js';
+import { FileHandleCache, isOutOfDescriptors } from './file-handle-cache.js';
 import { Dispatcher } from './dispatcher.js';
 import { commitLogDir, META_DIR } from './layout.js';
 import { LogWriter } from './log-writer.js';
@@ -65,8 +66,9 @@ export class MessageStore {
         throw new ConveyorError(ErrorCode.CONFIG_INVALID, `segmentBytes is ${segmentBytes} but ${dataDir} was written with ${recordedSegmentBytes}`, { segmentBytes, recordedSegmentBytes });
       }
       await meta.putStoreNumber('segmentBytes', segmentBytes);
-      commitLog = await CommitLog.open(commitLogDir(dataDir), segmentBytes);
-      const queues = new ConsumeQueues(dataDir, options.consumeQueueEntriesPerFile, log);
+      const files = new FileHandleCache(options.openFilesMax);
+      commitLog = await CommitLog.open(commitLogDir(dataDir), segmentBytes, files);
+      const queues = new ConsumeQueues(dataDir, options.consumeQueueEntriesPerFile, log, files);
       const index = await MessageIndex.open(meta, segmentBytes, log);
       const deletedTopics = new Map<string, number>();
       for await (const [topic, at] of meta.iterateStore(DELETED_TOPIC_PREFIX)) deletedTopics.set(topic, at);
@@ -320,9 +322,20 @@ export class MessageStore {
   private startTimers(): void {
     const { log } = this.options;
     const every = (ms: number, task: () => Promise<unknown>, what: string): void => {
+      /** The last run found no file descriptor left (sockets took them): logged once, retried each tick. */
+      let postponed = false;
       const timer = setInterval(() => {
-        task().catch((err: unknown) => {
+        task().then(() => {
+          if (postponed) log.info({ task: what }, 'store task resumed: file descriptors available again');
+          postponed = false;
+        }, (err: unknown) => {
           if (this.closing) return;
+          if (isOutOfDescriptors(err)) {
+            // Nothing is lost: unwritten entries stay in memory, unsynced queues stay dirty, the old checkpoint stays.
+            if (!postponed) log.warn({ err, task: what }, 'store task postponed: no file descriptor left');
+            postponed = true;
+            return;
+          }
           this.failure ??= new ConveyorError(ErrorCode.INTERNAL, `store ${what} failed: ${(err as Error).message}; reopen the store to recover`, {}, { cause: err });
           log.error({ err }, `store ${what} failed`);
         });
@@ -352,6 +365,7 @@ export class MessageStore {
       flushedPhysicalOffset: this.flushedPhysicalOffset,
       indexPendingEntries: this.index.pendingEntries,
       diskUsedPercent: this.disk.usedPercent,
+      openFiles: this.core.commitLog.fileCache.stats(),
     };
   }
 

@@ -9,6 +9,7 @@
 import { Level } from 'level';
 import { conveyor } from '../../proto/index.js';
 import { readU64, writeU64 } from '../../common/record.js';
+import { META_MAX_OPEN_FILES } from './open-files-budget.js';
 
 export type MetaDb = Level<string, Uint8Array>;
 
@@ -66,7 +67,13 @@ export class MetadataStore {
   private constructor(readonly db: MetaDb) {}
 
   static async open(dir: string): Promise<MetadataStore> {
-    const db: MetaDb = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view', writeBufferSize: META_WRITE_BUFFER_BYTES, cacheSize: META_BLOCK_CACHE_BYTES });
+    const db: MetaDb = new Level<string, Uint8Array>(dir, {
+      keyEncoding: 'utf8',
+      valueEncoding: 'view',
+      writeBufferSize: META_WRITE_BUFFER_BYTES,
+      cacheSize: META_BLOCK_CACHE_BYTES,
+      maxOpenFiles: META_MAX_OPEN_FILES,
+    });
     await db.open();
     return new MetadataStore(db);
   }

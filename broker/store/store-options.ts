@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { ConveyorError, ErrorCode } from '../../common/errors.js';
 import { statfsProbe, type DiskUsageProbe } from './disk-usage.js';
+import { OPEN_FILES_BUDGET_MIN, planOpenFilesForProcess } from './open-files-budget.js';
 import {
   CONSUME_QUEUE_ENTRIES_PER_FILE_DEFAULT,
   DISK_HARD_THRESHOLD_PERCENT_DEFAULT,
@@ -29,6 +30,7 @@ export interface ResolvedStoreOptions {
   log: Logger;
   consumeQueueEntriesPerFile: number;
   backgroundTimers: boolean;
+  openFilesMax: number;
 }
 
 const HOUR_MS = 3_600_000;
@@ -48,6 +50,7 @@ export function resolveStoreOptions(options: StoreOptions): ResolvedStoreOptions
     log: (options.log ?? pino({ level: 'silent' })).child({ component: 'store' }),
     consumeQueueEntriesPerFile: options.consumeQueueEntriesPerFile ?? CONSUME_QUEUE_ENTRIES_PER_FILE_DEFAULT,
     backgroundTimers: options.backgroundTimers ?? true,
+    openFilesMax: options.openFilesMax ?? Math.max(OPEN_FILES_BUDGET_MIN, planOpenFilesForProcess().budget),
   };
   const problems: string[] = [];
   const { segmentBytes, flushIntervalMs, retentionMs, diskSoftThresholdPercent: soft, diskHardThresholdPercent: hard } = resolved;
@@ -62,6 +65,9 @@ export function resolveStoreOptions(options: StoreOptions): ResolvedStoreOptions
   if (soft > hard) problems.push(`diskSoftThresholdPercent (${soft}) must not exceed diskHardThresholdPercent (${hard})`);
   if (!Number.isSafeInteger(resolved.consumeQueueEntriesPerFile) || resolved.consumeQueueEntriesPerFile < 1) {
     problems.push(`consumeQueueEntriesPerFile must be a positive integer, got ${resolved.consumeQueueEntriesPerFile}`);
+  }
+  if (!Number.isSafeInteger(resolved.openFilesMax) || resolved.openFilesMax < OPEN_FILES_BUDGET_MIN) {
+    problems.push(`openFilesMax must be an integer of at least ${OPEN_FILES_BUDGET_MIN}, got ${resolved.openFilesMax}`);
   }
   if (problems.length > 0) {
     throw new ConveyorError(ErrorCode.CONFIG_INVALID, `invalid store options: ${problems.join('; ')}`, { problems: problems.join('; ') });

@@ -22,6 +22,12 @@ export interface StoreOptions {
   consumeQueueEntriesPerFile?: number;
   /** Run retention and disk checks on timers (default true); tests call runRetention() instead. */
   backgroundTimers?: boolean;
+  /**
+   * Store files (segments, consume-queue files) open at once at most (docs/storage.md "Open
+   * files"); default what the process's open-files limit leaves after LevelDB and sockets
+   * (planOpenFiles). The broker passes the budget it logged at start.
+   */
+  openFilesMax?: number;
 }
 
 export type FlushMode = 'async' | 'sync';
@@ -86,4 +92,6 @@ export interface StoreStats {
   flushedPhysicalOffset: number;
   indexPendingEntries: number;
   diskUsedPercent: number;
+  /** The open-file cache: its budget, descriptors held now, opens and evictions since the store opened, opens that waited for a free handle. */
+  openFiles: { budget: number; open: number; opens: number; evictions: number; waits: number };
 }

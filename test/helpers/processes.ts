@@ -78,13 +78,17 @@ export interface SpawnOptions {
   args: string[];
   env?: NodeJS.ProcessEnv;
   logDir: string;
+  /** Runs the process under `ulimit -n` of this many files (soft and hard), through sh, which execs node (same pid). */
+  openFilesLimit?: number;
 }
 
 /** Spawns `node bin/conveyor.js ...args` with stdout+stderr appended to <logDir>/<name>.log. */
 export function spawnConveyor(options: SpawnOptions): RunningProcess {
   const logFile = join(options.logDir, `${options.name}.log`);
   const out = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [CONVEYOR_BIN, ...options.args], {
+  const command = [process.execPath, CONVEYOR_BIN, ...options.args];
+  const [file, ...argv] = options.openFilesLimit === undefined ? command : ['/bin/sh', '-c', 'ulimit -n "$1" && shift && exec "$@"', 'sh', String(options.openFilesLimit), ...command];
+  const child = spawn(file as string, argv, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CommitLog, HOT_TAIL_BYTES } from '../../../../broker/store/commit-log.js';
+import { FileHandleCache } from '../../../../broker/store/file-handle-cache.js';
 import { Segment } from '../../../../broker/store/segment.js';
 
 const SEGMENT_BYTES = 4 * 1024 * 1024;
@@ -19,7 +20,7 @@ describe('commit-log reads', () => {
   it('reads the hot tail synchronously and older bytes on the pool, returning the written bytes either way', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'conveyor-commit-log-'));
     dirs.push(dir);
-    const log = await CommitLog.open(dir, SEGMENT_BYTES);
+    const log = await CommitLog.open(dir, SEGMENT_BYTES, new FileHandleCache(64));
     const total = HOT_TAIL_BYTES + 4 * CHUNK_BYTES;
     const written = randomBytes(total);
     const chunks = [];

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CommitLog } from '../../../../broker/store/commit-log.js';
+import { FileHandleCache } from '../../../../broker/store/file-handle-cache.js';
 import { offsetFileName } from '../../../../broker/store/layout.js';
 import { LogWriter, WRITE_NOW_BYTES_MAX, type WriterTicket } from '../../../../broker/store/log-writer.js';
 import { Segment } from '../../../../broker/store/segment.js';
@@ -25,7 +26,7 @@ describe('log writer', () => {
   async function open(mode: 'async' | 'sync'): Promise<{ dir: string; log: CommitLog; writer: LogWriter; flushed: number[] }> {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'conveyor-log-writer-'));
     dirs.push(dir);
-    const log = await CommitLog.open(dir, SEGMENT_BYTES);
+    const log = await CommitLog.open(dir, SEGMENT_BYTES, new FileHandleCache(64));
     const flushed: number[] = [];
     const writer = new LogWriter(log, mode, 0, (offset) => flushed.push(offset), silentLogger());
     return { dir, log, writer, flushed };
@@ -106,7 +107,7 @@ describe('log writer', () => {
   it('under sync flush tells the flushed-offset listener first and completes the fsynced appends in a later turn', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'conveyor-log-writer-'));
     dirs.push(dir);
-    const log = await CommitLog.open(dir, SEGMENT_BYTES);
+    const log = await CommitLog.open(dir, SEGMENT_BYTES, new FileHandleCache(64));
     const events: string[] = [];
     // What a slave's report or a master's replication read does on the listener: work for the
     // same turn (a microtask) and for its check phase (an immediate queued before the appends').
