@@ -8,12 +8,13 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LocalCluster, pickFreeBasePort, resolveClusterOptions, startLocalCluster } from '../../deploy/local/index.js';
-import { errorCodeName, isConveyorError } from '../../common/errors.js';
+import { errorCodeName } from '../../common/errors.js';
 import { CHANNEL_OPTIONS, callUnary } from '../../common/grpc.js';
 import { decodeRecords } from '../../common/record.js';
 import { BrokerService, conveyor } from '../../proto/index.js';
 import { expectProgress, loopBound } from '../helpers/loop-bound.js';
 import { freePorts, spawnConveyor, tempDir, waitReady, type RunningProcess } from '../helpers/processes.js';
+import { codeOf } from '../helpers/errors.js';
 
 const CALL_DEADLINE_MS = 5_000;
 /** Small segments, so that the large log below spans many of them. */
@@ -57,15 +58,6 @@ async function sendStatuses(address: string, queueId: number, count: number, top
   return response.results.map((r) => errorCodeName(r.status ?? conveyor.ErrorCode.OK));
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'OK';
-  } catch (err) {
-    if (isConveyorError(err)) return errorCodeName(err.code);
-    throw err;
-  }
-}
 
 function brokerStatus(address: string): Promise<conveyor.BrokerStatus> {
   return callUnary(client(address), BrokerService.getBrokerStatus, {}, CALL_DEADLINE_MS);

@@ -5,11 +5,12 @@ import { Counter } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { Appender, SYNC_WAIT_DEADLINE_MARGIN_MS } from '../../../../broker/append/appender.js';
 import type { ReplicationView } from '../../../../broker/replication/index.js';
-import { ErrorCode, errorCodeName, isConveyorError } from '../../../../common/errors.js';
+import { ErrorCode, errorCodeName } from '../../../../common/errors.js';
 import { BATCH_MESSAGE_COUNT_MAX, MESSAGE_BODY_BYTES_MAX, PROPERTY_COUNT_MAX } from '../../../../common/limits.js';
 import { measureBatch, type RecordMessage } from '../../../../common/record.js';
 import { conveyor } from '../../../../proto/index.js';
 import { MemoryAppendStore } from './memory-append-store.js';
+import { codeOf } from '../../../helpers/errors.js';
 
 const TOPIC = '%SYS%RETRY%g';
 
@@ -38,15 +39,6 @@ function appender(options: { brokerId?: number; sync?: WaitCode } = {}) {
   return { appender: a, store, waits, syncReplication };
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'OK';
-  } catch (err) {
-    if (isConveyorError(err)) return errorCodeName(err.code);
-    throw err;
-  }
-}
 
 describe('Appender', () => {
   it('stores the message id and properties it is given and answers where each message went', async () => {

@@ -17,12 +17,13 @@ import { SendService } from '../../../../broker/services/send.js';
 import { MessageStore } from '../../../../broker/store/index.js';
 import { TopicManager } from '../../../../broker/topics/topics.js';
 import { validateAppendBatch, validateSendBatch } from '../../../../broker/validate.js';
-import { ErrorCode, errorCodeName, isConveyorError } from '../../../../common/errors.js';
+import { ErrorCode, isConveyorError } from '../../../../common/errors.js';
 import { silentLogger } from '../../../../common/logging.js';
 import { isSystemTopic, SYSTEM_TOPIC_PREFIX } from '../../../../common/names.js';
 import { decodeRecords, type RecordMessage } from '../../../../common/record.js';
 import { conveyor } from '../../../../proto/index.js';
 import { testServiceContext } from '../services/service-context.js';
+import { codeOf } from '../../../helpers/errors.js';
 
 const RETRY = systemTopicName('RETRY%group-a');
 const SCHEDULE = systemTopicName('SCHEDULE');
@@ -62,15 +63,6 @@ function sendRequest(topic: string, messageId: string): conveyor.SendRequest {
   return conveyor.SendRequest.create({ topic, queueId: 0, producerGroup: 'pg', messages: [conveyor.MessageInput.create({ messageId, body: Buffer.from(messageId), bornTimestampMs: 1 })] });
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'OK';
-  } catch (err) {
-    if (isConveyorError(err)) return errorCodeName(err.code);
-    throw err;
-  }
-}
 
 async function readAll(f: Fixture, topic: string, queueId: number): Promise<Array<{ messageId: string; queueOffset: number; properties: Record<string, string> }>> {
   const read = await f.ctx.systemTopics.read(topic, queueId, 0, { maxCount: 100, maxBytes: 1 << 20 });

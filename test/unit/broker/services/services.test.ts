@@ -17,11 +17,12 @@ import { LONG_POLL_DEADLINE_MARGIN_MS, PullService, longPollHoldMs } from '../..
 import { SYNC_WAIT_DEADLINE_MARGIN_MS, SendService } from '../../../../broker/services/send.js';
 import { MessageStore } from '../../../../broker/store/index.js';
 import { TopicManager } from '../../../../broker/topics/topics.js';
-import { ErrorCode, errorCodeName, isConveyorError } from '../../../../common/errors.js';
+import { ErrorCode, isConveyorError } from '../../../../common/errors.js';
 import { silentLogger } from '../../../../common/logging.js';
 import { decodeRecords } from '../../../../common/record.js';
 import { conveyor } from '../../../../proto/index.js';
 import { testServiceContext } from './service-context.js';
+import { codeOf } from '../../../helpers/errors.js';
 
 const WINDOW_MS = 60_000;
 const cleanups: Array<() => Promise<unknown> | void> = [];
@@ -89,15 +90,6 @@ function fakeCall(deadlineMs = Number.POSITIVE_INFINITY): grpc.ServerUnaryCall<c
   return call as unknown as grpc.ServerUnaryCall<conveyor.PullRequest, conveyor.IPullResponse> & EventEmitter;
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'OK';
-  } catch (err) {
-    if (isConveyorError(err)) return errorCodeName(err.code);
-    throw err;
-  }
-}
 
 async function createTopic(f: Fixture, topicName = 't', queues = 2, perm = 6): Promise<void> {
   await f.admin.upsertTopic(conveyor.UpsertTopicRequest.create({ config: { topicName, readQueueCount: queues, writeQueueCount: queues, perm } }));
