@@ -12,7 +12,8 @@
 // The read is bounded too: only the last REBUILD_BYTES_MAX bytes of the log are read. An in-window
 // record before them is not loaded; the window is told the store time of the newest such record
 // (`newestStoredBeforeStartMs`), so ids of that part are still confirmed against the store until it
-// leaves the window — correctness first, as before this rebuild. System topics are not loaded: the
+// leaves the window — correctness first, as before this rebuild; a read stopped by a record that
+// does not check loads nothing and falls back the same way for the whole tail. System topics are not loaded: the
 // send front never remembers them (the Appender stores broker-side re-appends with original ids).
 import { isSystemTopic } from '../../common/names.js';
 import type { RecordIndexFields } from '../../common/record.js';
@@ -34,7 +35,7 @@ export interface TailStore {
   queueRange(topic: string, queueId: number): QueueRange;
   lastStoreTimestamp(topic: string, queueId: number): Promise<number>;
   tailStart(topic: string, queueId: number, sinceMs: number, minPhysicalOffset: number): Promise<{ physicalOffset: number | null; previousStoreTimestampMs: number | null }>;
-  scanRecords(physicalOffset: number, chunkBytes: number): AsyncIterable<RecordIndexFields[]>;
+  scanRecords(physicalOffset: number, chunkBytes: number, each: (records: readonly RecordIndexFields[]) => void): Promise<number>;
 }
 
 export interface QueueRef {
@@ -67,6 +68,7 @@ export async function rebuildDedupWindow(store: TailStore, queues: readonly Queu
     new DedupWindow({ windowMs, startedAtMs: nowMs, newestStoredBeforeStartMs, entriesMax: options.entriesMax, runsMax: options.runsMax });
   const sinceMs = nowMs - windowMs;
   const inWindow: QueueRef[] = [];
+  let newestInWindow: number | null = null;
   let notLoaded: number | null = null;
   for (const queue of queues) {
     const range = store.queueRange(queue.topic, queue.queueId);
@@ -76,9 +78,12 @@ export async function rebuildDedupWindow(store: TailStore, queues: readonly Queu
     if (newest === 0) return { window: make(undefined), report: { records: 0, fromPhysicalOffset: null, notLoadedNewestMs: null } };
     if (newest < sinceMs || windowMs === 0) continue;
     // System topics: a running send front never remembers them either (see the file comment).
-    if (!isSystemTopic(queue.topic)) inWindow.push(queue);
+    if (isSystemTopic(queue.topic)) continue;
+    inWindow.push(queue);
+    newestInWindow = Math.max(newestInWindow ?? newest, newest);
   }
-  const minPhysicalOffset = Math.max(0, store.maxPhysicalOffset - (options.bytesMax ?? REBUILD_BYTES_MAX));
+  const endPhysicalOffset = store.maxPhysicalOffset;
+  const minPhysicalOffset = Math.max(0, endPhysicalOffset - (options.bytesMax ?? REBUILD_BYTES_MAX));
   let from: number | null = null;
   const topics = new Set<string>();
   for (const queue of inWindow) {
@@ -90,10 +95,11 @@ export async function rebuildDedupWindow(store: TailStore, queues: readonly Queu
   }
   const window = make(notLoaded);
   let records = 0;
-  if (from !== null) {
-    for await (const chunk of store.scanRecords(from, REBUILD_CHUNK_BYTES)) {
-      records += feedChunk(window, chunk, topics, sinceMs, nowMs);
-    }
+  const stoppedAt = from === null ? endPhysicalOffset : await store.scanRecords(from, REBUILD_CHUNK_BYTES, (chunk) => void (records += feedChunk(window, chunk, topics, sinceMs, nowMs)));
+  if (stoppedAt < endPhysicalOffset) {
+    // A record that does not check stopped the read: what follows it is not loaded, so every miss
+    // is asked of the store until the newest in-window record leaves the window (as before the rebuild).
+    return { window: make(newestInWindow), report: { records: 0, fromPhysicalOffset: from, notLoadedNewestMs: newestInWindow } };
   }
   return { window, report: { records, fromPhysicalOffset: from, notLoadedNewestMs: notLoaded } };
 }

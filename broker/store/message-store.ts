@@ -228,30 +228,33 @@ export class MessageStore {
     return this.reader.tailStart(topic, queueId, sinceMs, Math.max(minPhysicalOffset, this.minPhysicalOffset));
   }
   /**
-   * The message records of the log from `physicalOffset` (a record boundary) to the written end, in
-   * order, a chunk of at most `chunkBytes` read at a time (start-up: the de-duplication window's rebuild).
+   * Hands `each` the message records of the log from `physicalOffset` (a record boundary) to the
+   * written end, in order, a chunk of at most `chunkBytes` read at a time (start-up: the
+   * de-duplication window's rebuild). Returns where it stopped: the written end, or earlier at a
+   * record that does not check (the caller must not take the records after it as absent).
    */
-  async *scanRecords(physicalOffset: number, chunkBytes: number): AsyncGenerator<RecordIndexFields[]> {
+  async scanRecords(physicalOffset: number, chunkBytes: number, each: (records: readonly RecordIndexFields[]) => void): Promise<number> {
     let at = Math.max(physicalOffset, this.minPhysicalOffset);
     const end = this.maxPhysicalOffset;
     let size = chunkBytes;
     while (at < end) {
       const bytes = await this.core.commitLog.readRange(at, size, end);
-      if (bytes.length === 0) return;
+      if (bytes.length === 0) return at;
       const scan = scanLog(bytes, at, this.options.segmentBytes);
-      if (scan.records.length > 0) yield scan.records;
+      if (scan.records.length > 0) each(scan.records);
       if (scan.validEndPhysicalOffset <= at) {
         // A record larger than the chunk: read more of it (records never cross a segment end).
         if (scan.stop === 'incomplete' && bytes.length === size && size < this.options.segmentBytes) {
           size = Math.min(size * 2, this.options.segmentBytes);
           continue;
         }
-        return;
+        return at;
       }
-      if (scan.stop === 'corrupt') return;
+      if (scan.stop === 'corrupt') return scan.validEndPhysicalOffset;
       size = chunkBytes;
       at = scan.validEndPhysicalOffset;
     }
+    return Math.max(at, end);
   }
   lookupById(messageId: string): Promise<Buffer | null> {
     return this.reader.lookupById(messageId);

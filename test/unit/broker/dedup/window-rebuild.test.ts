@@ -36,7 +36,14 @@ interface Fixture {
   lookups: () => number;
 }
 
-async function fixture(options: { dir?: string; clock?: { now: number }; bytesMax?: number; entriesMax?: number } = {}): Promise<Fixture> {
+interface RebuildKnobs {
+  bytesMax?: number;
+  entriesMax?: number;
+  /** The log read stops at its start, as at a record that does not check. */
+  scanStops?: boolean;
+}
+
+async function fixture(options: { dir?: string; clock?: { now: number } } & RebuildKnobs = {}): Promise<Fixture> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'conveyor-dedup-rebuild-'));
   if (options.dir === undefined) cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const clock = options.clock ?? { now: 1_000_000 };
@@ -48,6 +55,13 @@ async function fixture(options: { dir?: string; clock?: { now: number }; bytesMa
   };
   cleanups.push(close);
   const lookupSpy = vi.spyOn(store, 'lookupById');
+  if (options.scanStops === true) {
+    const scan = store.scanRecords.bind(store);
+    vi.spyOn(store, 'scanRecords').mockImplementation(async (from, chunkBytes, each) => {
+      await scan(from, chunkBytes, each);
+      return from;
+    });
+  }
   const topics = new TopicManager({ meta: store.meta, autoCreateTopics: false, defaultQueueCount: 2, onChange: () => undefined, log: silentLogger() });
   await topics.load();
   const queues = [0, 1].map((queueId) => ({ topic: 't', queueId }));
@@ -66,7 +80,7 @@ function runIds(instance: number, first: number, count: number): string[] {
   return Array.from({ length: count }, (_, i) => generatorId(instance, first + i));
 }
 
-async function restart(f: Fixture, advanceMs: number, options: { bytesMax?: number; entriesMax?: number } = {}): Promise<Fixture> {
+async function restart(f: Fixture, advanceMs: number, options: RebuildKnobs = {}): Promise<Fixture> {
   await f.close();
   f.clock.now += advanceMs;
   return fixture({ dir: f.dir, clock: f.clock, ...options });
@@ -130,5 +144,16 @@ describe('de-duplication window rebuilt from the log tail', () => {
     const evicted = await reopened.send.send(request(['id-0']));
     expect(evicted.results?.[0]?.duplicate).toBe(true);
     expect(reopened.store.queueRange('t', 0).maxQueueOffset).toBe(20);
+  });
+
+  it('falls back to store lookups for the whole window when the log read stops early', async () => {
+    const first = await fixture();
+    await first.send.send(request(['a', 'b']));
+    const reopened = await restart(first, 1_000, { scanStops: true });
+    expect([reopened.report.records, reopened.dedup.size]).toEqual([0, 0]);
+    expect(reopened.report.notLoadedNewestMs).not.toBeNull();
+    const again = await reopened.send.send(request(['a']));
+    expect(again.results?.[0]?.duplicate).toBe(true);
+    expect(reopened.lookups()).toBe(1);
   });
 });
