@@ -132,9 +132,10 @@ export class Broker {
       replication = started;
       closeOnFailure.unshift(() => started.close());
       const gate = new RequestGate();
+      const rebuildStartedMs = Date.now();
       const rebuilt = await rebuildDedupWindow(opened, storedQueues(topics), { windowMs: config.dedupWindowMs, nowMs: clock() });
       const dedup = rebuilt.window;
-      log.info({ ...rebuilt.report, dedupEntries: dedup.size, dedupRuns: dedup.runCount }, 'de-duplication window rebuilt from the log tail');
+      log.info({ ...rebuilt.report, dedupEntries: dedup.size, dedupRuns: dedup.runCount, durationMs: Date.now() - rebuildStartedMs }, 'de-duplication window rebuilt from the log tail');
       const longPolls = new LongPollTable();
       const metrics = createBrokerMetrics(registry, {
         store: { minPhysicalOffset: () => opened.minPhysicalOffset, maxPhysicalOffset: () => opened.maxPhysicalOffset, flushedPhysicalOffset: () => opened.flushedPhysicalOffset },
