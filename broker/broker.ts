@@ -12,7 +12,7 @@ import { Appender } from './append/appender.js';
 import { SystemTopics } from './append/system-topics.js';
 import type { BrokerConfig } from './config.js';
 import { ConsumerGroupTable } from './consumers/consumer-groups.js';
-import { DedupWindow } from './dedup/dedup-window.js';
+import { rebuildDedupWindow, type QueueRef } from './dedup/window-rebuild.js';
 import { LongPollTable } from './consumers/long-poll.js';
 import { createBrokerMetrics, type BrokerMetrics } from './metrics.js';
 import { Registration } from './registration/registration.js';
@@ -132,7 +132,10 @@ export class Broker {
       replication = started;
       closeOnFailure.unshift(() => started.close());
       const gate = new RequestGate();
-      const dedup = new DedupWindow({ windowMs: config.dedupWindowMs, startedAtMs: clock(), newestStoredBeforeStartMs: await newestStoreTimestamp(opened, topics) });
+      const rebuildStartedMs = Date.now();
+      const rebuilt = await rebuildDedupWindow(opened, storedQueues(topics), { windowMs: config.dedupWindowMs, nowMs: clock() });
+      const dedup = rebuilt.window;
+      log.info({ ...rebuilt.report, dedupEntries: dedup.size, dedupRuns: dedup.runCount, durationMs: Date.now() - rebuildStartedMs }, 'de-duplication window rebuilt from the log tail');
       const longPolls = new LongPollTable();
       const metrics = createBrokerMetrics(registry, {
         store: { minPhysicalOffset: () => opened.minPhysicalOffset, maxPhysicalOffset: () => opened.maxPhysicalOffset, flushedPhysicalOffset: () => opened.flushedPhysicalOffset },
@@ -243,23 +246,12 @@ export class Broker {
   }
 }
 
-/**
- * The store timestamp of the newest record in any queue of a known topic (null: none; undefined:
- * a queue's last record could not be read, so the dedup window falls back to the process start),
- * read once at start: ids stored before the start can be duplicates only while it is inside the
- * dedup window.
- */
-async function newestStoreTimestamp(store: MessageStore, topics: TopicManager): Promise<number | null | undefined> {
-  let newest: number | null = null;
+/** Every queue of every topic (the de-duplication rebuild reads the ones holding in-window records). */
+function storedQueues(topics: TopicManager): QueueRef[] {
+  const queues: QueueRef[] = [];
   for (const topic of topics.list()) {
     const queueCount = Math.max(topic.readQueueCount, topic.writeQueueCount);
-    for (let queueId = 0; queueId < queueCount; queueId++) {
-      const range = store.queueRange(topic.topicName, queueId);
-      if (range.maxQueueOffset === range.minQueueOffset) continue;
-      const timestamp = await store.lastStoreTimestamp(topic.topicName, queueId);
-      if (timestamp === 0) return undefined;
-      newest = Math.max(newest ?? timestamp, timestamp);
-    }
+    for (let queueId = 0; queueId < queueCount; queueId++) queues.push({ topic: topic.topicName, queueId });
   }
-  return newest;
+  return queues;
 }

@@ -3,8 +3,9 @@
 //
 // The window is a cache, not the truth: the store's message-id index is. A miss here must be
 // confirmed against the store (`needsStoreLookup`) only when the id could be there:
-// - ids stored before this process started: only while the store's newest record from before the
-//   start (`newestStoredBeforeStartMs`) is inside the window; an empty store never;
+// - ids stored before this process started and not loaded into the window at start
+//   (window-rebuild.ts): only while the newest such record (`newestStoredBeforeStartMs`) is
+//   inside the window; never when the rebuild loaded the whole in-window tail or the store was empty;
 // - ids evicted by the size bound: they go into a time-sliced Bloom filter (recent-id-filter.ts);
 //   only a filter hit (or a filter that overflowed, see `coveredSinceMs`) asks the store.
 // Expiry and eviction order is a FIFO of the entries (array + head index), so `put` is amortised O(1).
@@ -44,8 +45,9 @@ interface DedupWindowOptions {
   /** When this process started remembering: ids stored before it are only in the store index. */
   startedAtMs: number;
   /**
-   * The store timestamp of the newest record stored before this process started (null: the store
-   * was empty). When given, ids from before the start need a store lookup only while it is inside
+   * The store timestamp of the newest record stored before this process started that is not in
+   * this window (null: none — an empty store, or the start's rebuild loaded every in-window
+   * record). When given, ids from before the start need a store lookup only while it is inside
    * the window, instead of for a whole window after `startedAtMs`.
    */
   newestStoredBeforeStartMs?: number | null;

@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { assert, ConveyorError, ErrorCode } from '../../common/errors.js';
 import { validateName } from '../../common/names.js';
-import { measureBatch, PADDING_HEADER_BYTES } from '../../common/record.js';
+import { measureBatch, PADDING_HEADER_BYTES, type RecordIndexFields } from '../../common/record.js';
 import { AppendTicket } from './append-ticket.js';
 import { encodeBatch, type EncodedBatch } from './batch-encoder.js';
 import { abortMarkerExists, CHECKPOINT_FORMAT_VERSION, createAbortMarker, readCheckpoint, removeAbortMarker, writeCheckpoint } from './checkpoint.js';
@@ -19,6 +19,7 @@ import { MessageIndex } from './message-index.js';
 import { MetadataStore } from './metadata.js';
 import { readQueue } from './read-path.js';
 import { recoverStore, type RecoveryReport } from './recovery.js';
+import { scanLog } from './recovery-scan.js';
 import { ReplicaAppender, type ReplicaTarget } from './replica-appender.js';
 import { refusesWrites } from './retention-policy.js';
 import { DELETED_TOPIC_PREFIX, runRetention, type RetentionRun } from './retention.js';
@@ -222,6 +223,38 @@ export class MessageStore {
   }
   lastStoreTimestamp(topic: string, queueId: number): Promise<number> {
     return this.reader.lastStoreTimestamp(topic, queueId);
+  }
+  tailStart(topic: string, queueId: number, sinceMs: number, minPhysicalOffset: number): Promise<{ physicalOffset: number | null; previousStoreTimestampMs: number | null }> {
+    return this.reader.tailStart(topic, queueId, sinceMs, Math.max(minPhysicalOffset, this.minPhysicalOffset));
+  }
+  /**
+   * Hands `each` the message records of the log from `physicalOffset` (a record boundary) to the
+   * written end, in order, a chunk of at most `chunkBytes` read at a time (start-up: the
+   * de-duplication window's rebuild). Returns where it stopped: the written end, or earlier at a
+   * record that does not check (the caller must not take the records after it as absent).
+   */
+  async scanRecords(physicalOffset: number, chunkBytes: number, each: (records: readonly RecordIndexFields[]) => void): Promise<number> {
+    let at = Math.max(physicalOffset, this.minPhysicalOffset);
+    const end = this.maxPhysicalOffset;
+    let size = chunkBytes;
+    while (at < end) {
+      const bytes = await this.core.commitLog.readRange(at, size, end);
+      if (bytes.length === 0) return at;
+      const scan = scanLog(bytes, at, this.options.segmentBytes);
+      if (scan.records.length > 0) each(scan.records);
+      if (scan.validEndPhysicalOffset <= at) {
+        // A record larger than the chunk: read more of it (records never cross a segment end).
+        if (scan.stop === 'incomplete' && bytes.length === size && size < this.options.segmentBytes) {
+          size = Math.min(size * 2, this.options.segmentBytes);
+          continue;
+        }
+        return at;
+      }
+      if (scan.stop === 'corrupt') return scan.validEndPhysicalOffset;
+      size = chunkBytes;
+      at = scan.validEndPhysicalOffset;
+    }
+    return Math.max(at, end);
   }
   lookupById(messageId: string): Promise<Buffer | null> {
     return this.reader.lookupById(messageId);

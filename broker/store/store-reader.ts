@@ -78,6 +78,28 @@ export class StoreReader {
     return (await this.storeTimestampAt(queue.maxQueueOffset - 1, topic, queueId)) ?? 0;
   }
 
+  /**
+   * Where the queue's part of the log tail starts: the first entry stored at or after `sinceMs` and
+   * at or after `minPhysicalOffset` (both grow with the queue offset, so a binary search finds it),
+   * and the store time of the entry before it (null: none, or the queue is empty from there).
+   */
+  async tailStart(topic: string, queueId: number, sinceMs: number, minPhysicalOffset: number): Promise<{ physicalOffset: number | null; previousStoreTimestampMs: number | null }> {
+    const queue = this.queues.get(topic, queueId);
+    if (queue === undefined) return { physicalOffset: null, previousStoreTimestampMs: null };
+    let lo = queue.minQueueOffset;
+    let hi = queue.maxQueueOffset;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const entry = await queue.entry(mid);
+      const stored = await this.storeTimestampAt(mid, topic, queueId);
+      if (entry !== undefined && entry.physicalOffset >= minPhysicalOffset && stored !== undefined && stored >= sinceMs) hi = mid;
+      else lo = mid + 1;
+    }
+    const start = lo < queue.maxQueueOffset ? await queue.entry(lo) : undefined;
+    const previous = lo > queue.minQueueOffset ? await this.storeTimestampAt(lo - 1, topic, queueId) : undefined;
+    return { physicalOffset: start?.physicalOffset ?? null, previousStoreTimestampMs: previous ?? null };
+  }
+
   /** The whole record at a location, if it is still there and intact. */
   private async recordAt(location: IndexLocation): Promise<Buffer | undefined> {
     const { physicalOffset, size } = location;
